@@ -1,0 +1,139 @@
+//! What a hook can see and do: its name, its deadline, the shutdown signal,
+//! its in-flight gate, and tracked background tasks.
+
+use crate::error::Result;
+use crate::gate::Gate;
+use crate::health::Health;
+use crate::phase::Phase;
+use crate::report::ShutdownReason;
+use crate::tasks::Tasks;
+use crate::trigger::{ShutdownHandle, Trigger};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Handed to every hook. Cheap to clone; a clone moved into a spawned task
+/// keeps working after the hook returned.
+#[derive(Clone)]
+pub struct Context {
+    node: Arc<Node>,
+    phase: Phase,
+    deadline: Option<Instant>,
+}
+
+/// What belongs to one component for the whole run.
+pub(crate) struct Node {
+    pub(crate) name: &'static str,
+    pub(crate) gate: Gate,
+    pub(crate) tasks: Arc<Tasks>,
+    pub(crate) trigger: Arc<Trigger>,
+}
+
+impl Node {
+    pub(crate) fn new(name: &'static str, trigger: Arc<Trigger>) -> Self {
+        Node {
+            name,
+            gate: Gate::new(),
+            tasks: Arc::default(),
+            trigger,
+        }
+    }
+}
+
+impl Context {
+    pub(crate) fn new(node: Arc<Node>, phase: Phase, deadline: Option<Instant>) -> Self {
+        Context {
+            node,
+            phase,
+            deadline,
+        }
+    }
+
+    /// The component's name.
+    pub fn name(&self) -> &'static str {
+        self.node.name
+    }
+
+    /// The phase whose hook received this context.
+    pub fn phase(&self) -> Phase {
+        self.phase
+    }
+
+    /// When the current hook will be cancelled. Plan to be done before.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Time left until [`deadline`](Context::deadline).
+    pub fn remaining(&self) -> Option<Duration> {
+        self.deadline
+            .map(|d| d.saturating_duration_since(Instant::now()))
+    }
+
+    /// Resolves when shutdown begins. Select on it in long-running loops.
+    /// The future owns what it needs, so it can move into a spawned task.
+    pub fn shutdown_started(&self) -> impl Future<Output = ()> + Send + 'static {
+        self.node.trigger.begun.clone().cancelled_owned()
+    }
+
+    /// Whether shutdown has begun.
+    pub fn is_shutting_down(&self) -> bool {
+        self.node.trigger.begun.is_cancelled()
+    }
+
+    /// Asks the application to shut down, as a signal would. Only the first
+    /// request of any kind counts.
+    pub fn request_shutdown(&self, reason: impl Into<String>) {
+        let reason = ShutdownReason::Requested {
+            component: self.node.name,
+            reason: reason.into(),
+        };
+        if self.node.trigger.fire(reason) {
+            tracing::info!(component = self.node.name, "component requested shutdown");
+        }
+    }
+
+    /// A handle that can begin shutdown from anywhere.
+    pub fn shutdown_handle(&self) -> ShutdownHandle {
+        ShutdownHandle {
+            trigger: self.node.trigger.clone(),
+        }
+    }
+
+    /// Spawns a background task the runtime tracks: `drain` waits for it, a
+    /// failure (an `Err` or a panic) begins shutdown and makes the exit
+    /// non-zero, and a task still running at the drain deadline is aborted
+    /// and reported by name. Select on [`shutdown_started`](Context::shutdown_started)
+    /// inside it to end on time.
+    pub fn spawn<F>(&self, name: impl Into<String>, task: F)
+    where
+        F: Future<Output = Result<()>> + Send + 'static,
+    {
+        self.node
+            .tasks
+            .spawn(self.node.name, name.into(), self.node.trigger.clone(), task);
+    }
+
+    /// The component's in-flight gate. Intake (handlers, consumers) enters it
+    /// per unit of work; it closes when this component's `stop_intake` hook
+    /// returns, and `drain` waits for it to empty.
+    pub fn gate(&self) -> &Gate {
+        &self.node.gate
+    }
+
+    /// The application's readiness and liveness.
+    pub fn health(&self) -> &Health {
+        &self.node.trigger.health
+    }
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("component", &self.node.name)
+            .field("phase", &self.phase)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}

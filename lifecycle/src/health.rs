@@ -1,0 +1,103 @@
+//! Readiness and liveness, as flags and checks any health endpoint can read.
+
+use crate::component::Hooks;
+use futures_util::FutureExt;
+use std::panic::AssertUnwindSafe;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// The application's health, shared by the runtime and whoever serves probes.
+///
+/// *Ready* is false until every component has started and false again the
+/// moment shutdown begins, so load balancers stop routing first. *Live* stays
+/// true until the run ends: failing liveness mid-drain would get the process
+/// restarted and abort the very work it is finishing. Cheap to clone.
+#[derive(Clone, Debug, Default)]
+pub struct Health {
+    inner: Arc<Inner>,
+}
+
+#[derive(Default)]
+struct Inner {
+    ready: AtomicBool,
+    /// Set once the run ends; liveness is its negation.
+    ended: AtomicBool,
+    /// Started components' readiness checks, set when the application is ready.
+    checks: Mutex<Vec<(&'static str, Arc<dyn Hooks>)>>,
+}
+
+impl std::fmt::Debug for Inner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Health")
+            .field("ready", &self.ready)
+            .field("live", &!self.ended.load(Ordering::Relaxed))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The answer to a readiness probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Readiness {
+    /// Whether to route traffic here: started, not shutting down, every
+    /// component's own check passing.
+    pub ready: bool,
+    /// What is not ready and why: `("application", "shutting down")`, or a
+    /// component's name and its check's error.
+    pub not_ready: Vec<(&'static str, String)>,
+}
+
+impl Health {
+    /// Whether the application should receive traffic (the flag alone; see
+    /// [`readiness`](Health::readiness) for the components' own checks).
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+
+    /// Whether the process is alive: true until the run returns.
+    pub fn is_live(&self) -> bool {
+        !self.inner.ended.load(Ordering::Acquire)
+    }
+
+    /// The flag plus every started component's [`Service::ready`](crate::Service::ready)
+    /// check, run concurrently. A check that panics counts as not ready.
+    pub async fn readiness(&self) -> Readiness {
+        if !self.is_ready() {
+            let why = if self.inner.checks.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+                "starting"
+            } else {
+                "shutting down"
+            };
+            return Readiness {
+                ready: false,
+                not_ready: vec![("application", why.to_owned())],
+            };
+        }
+        let checks = self.inner.checks.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let results = futures_util::future::join_all(checks.iter().map(|(name, hooks)| async move {
+            match AssertUnwindSafe(hooks.ready()).catch_unwind().await {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some((*name, format!("{e:#}"))),
+                Err(_) => Some((*name, "readiness check panicked".to_owned())),
+            }
+        }))
+        .await;
+        let not_ready: Vec<_> = results.into_iter().flatten().collect();
+        Readiness {
+            ready: not_ready.is_empty() && self.is_ready(),
+            not_ready,
+        }
+    }
+
+    pub(crate) fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Release);
+    }
+
+    pub(crate) fn set_checks(&self, checks: Vec<(&'static str, Arc<dyn Hooks>)>) {
+        *self.inner.checks.lock().unwrap_or_else(PoisonError::into_inner) = checks;
+    }
+
+    pub(crate) fn end(&self) {
+        self.inner.ended.store(true, Ordering::Release);
+    }
+}

@@ -1,0 +1,231 @@
+//! The whole life of a run, top to bottom: signals, start-up, running, and the
+//! three shutdown phases, each under its deadline.
+
+use crate::component::Instance;
+use crate::context::{Context, Node};
+use crate::graph::Graph;
+use crate::phase::{Deadlines, Phase};
+use crate::report::{Outcome, Record, Report};
+use crate::signal::Signals;
+use crate::startup::start;
+use crate::trigger::Trigger;
+use crate::walk::{guarded, walk, Order};
+use futures_util::future::BoxFuture;
+use std::sync::{Arc, OnceLock};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// Everything a run needs, fixed before it begins.
+pub(crate) struct Run {
+    pub(crate) graph: Graph,
+    pub(crate) deadlines: Deadlines,
+    pub(crate) trigger: Arc<Trigger>,
+    /// Per component: name, gate, tracked tasks.
+    pub(crate) nodes: Vec<Arc<Node>>,
+    /// Per component: the built value, once `init` succeeded.
+    pub(crate) slots: Arc<[OnceLock<Instance>]>,
+}
+
+impl Run {
+    pub(crate) fn new(graph: Graph, deadlines: Deadlines, trigger: Arc<Trigger>) -> Run {
+        let nodes = graph
+            .nodes
+            .iter()
+            .map(|n| Arc::new(Node::new(n.name(), trigger.clone())))
+            .collect();
+        let slots = (0..graph.len()).map(|_| OnceLock::new()).collect();
+        Run { graph, deadlines, trigger, nodes, slots }
+    }
+}
+
+/// Runs the application to the end and reports what happened.
+///
+/// `signals` were installed by the caller, before this runs any component code;
+/// `triggers` are the builder's extra shutdown triggers.
+pub(crate) async fn run(run: Run, signals: Option<Signals>, triggers: Vec<BoxFuture<'static, ()>>) -> Report {
+    let mut report = Report::default();
+    let trigger = run.trigger.clone();
+
+    // 1. Listen for every source of shutdown before any component's code runs.
+    let mut listeners = tokio::task::JoinSet::new();
+    if let Some(signals) = signals {
+        listeners.spawn(signals.watch(trigger.clone()));
+    }
+    for external in triggers {
+        let trigger = trigger.clone();
+        listeners.spawn(async move {
+            external.await;
+            if trigger.fire(crate::report::ShutdownReason::Trigger) {
+                tracing::info!("shutdown trigger fired: shutting down");
+            }
+        });
+    }
+
+    // 2. Start-up: dependencies first; stops at a failure or a shutdown request.
+    let progress = start(&run, &mut report).await;
+
+    // 3. Running: ready until shutdown begins (readiness drops inside `fire`).
+    if report.started {
+        let checks = (0..run.graph.len())
+            .filter_map(|i| Some((run.graph.nodes[i].name(), run.slots[i].get()?.hooks.clone())))
+            .collect();
+        trigger.health.set_checks(checks);
+        trigger.mark_ready();
+        tracing::info!(components = run.graph.len(), "ready");
+        trigger.begun.cancelled().await;
+    }
+    let began = Instant::now();
+    if let Some(reason) = trigger.reason() {
+        tracing::info!(%reason, "shutdown started");
+    }
+
+    // 4. Stop intake, dependents first. Each component's gate closes when its
+    //    hook returns, whatever the outcome. A second SIGINT skips ahead.
+    let mut hurried = phase(&run, Phase::StopIntake, &progress.started, &mut report).await;
+    for node in &run.nodes {
+        node.gate.close();
+    }
+
+    // 5. Drain: each hook, then the component's gate empty and tasks done.
+    if hurried {
+        skip(&run, Phase::Drain, &progress.started, &mut report);
+    } else {
+        hurried = phase(&run, Phase::Drain, &progress.started, &mut report).await;
+    }
+    if hurried {
+        abort_tasks(&run);
+    }
+
+    // 6. Teardown of everything built, started or not. Nothing skips this.
+    phase(&run, Phase::Teardown, &progress.built, &mut report).await;
+
+    // 7. The end: leftover tasks go, liveness ends, the report is logged.
+    abort_tasks(&run);
+    listeners.shutdown().await;
+    for node in &run.nodes {
+        report.task_failures.extend(node.tasks.take_failures());
+    }
+    report.reason = trigger.reason().cloned();
+    report.shutdown_duration = began.elapsed();
+    trigger.health.end();
+    report.log();
+    report
+}
+
+/// Runs `phase` for the `members`, dependents first, independent ones at once.
+/// Returns whether a second SIGINT cut it short.
+async fn phase(run: &Run, phase: Phase, members: &[bool], report: &mut Report) -> bool {
+    let began = Instant::now();
+    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
+    let walked = walk(
+        &run.graph,
+        members,
+        Order::DependentsFirst,
+        interrupt,
+        |i| hook(run, i, phase, began),
+        |_, record| {
+            report.shutdown.push(record);
+            true
+        },
+    )
+    .await;
+    let Err(stopped) = walked else { return false };
+    for (i, ran_for) in stopped.cancelled {
+        report.shutdown.push(Record {
+            component: run.graph.nodes[i].name(),
+            phase,
+            outcome: Outcome::Interrupted,
+            duration: ran_for,
+        });
+    }
+    for i in stopped.not_run {
+        report.shutdown.push(skipped(run, i, phase));
+    }
+    true
+}
+
+/// Records `phase` as skipped for every member.
+fn skip(run: &Run, phase: Phase, members: &[bool], report: &mut Report) {
+    let skipped = (0..run.graph.len()).filter(|&i| members[i]).map(|i| skipped(run, i, phase));
+    report.shutdown.extend(skipped);
+}
+
+fn skipped(run: &Run, i: usize, phase: Phase) -> Record {
+    Record {
+        component: run.graph.nodes[i].name(),
+        phase,
+        outcome: Outcome::Skipped,
+        duration: std::time::Duration::ZERO,
+    }
+}
+
+fn abort_tasks(run: &Run) {
+    for node in &run.nodes {
+        let aborted = node.tasks.abort_all();
+        if !aborted.is_empty() {
+            tracing::warn!(component = node.name, tasks = ?aborted, "aborted tracked tasks");
+        }
+    }
+}
+
+/// One component's hook for one shutdown phase. Its deadline counts from the
+/// start of the phase, so a phase never outlasts its longest deadline.
+fn hook(run: &Run, i: usize, phase: Phase, phase_began: Instant) -> impl std::future::Future<Output = Record> + Send + 'static {
+    let limit = run.graph.nodes[i].deadline(phase, &run.deadlines);
+    let deadline = phase_began + limit;
+    let node = run.nodes[i].clone();
+    let hooks = run.slots[i].get().map(|instance| instance.hooks.clone());
+    let span = tracing::info_span!("phase", component = node.name, phase = %phase);
+    async move {
+        let began = Instant::now();
+        let cx = Context::new(node.clone(), phase, Some(deadline));
+        let run_hook = async {
+            match &hooks {
+                Some(hooks) => hooks.run(phase, &cx).await,
+                None => Ok(()),
+            }
+        };
+        let mut outcome = match phase {
+            Phase::Drain => {
+                // The hook, then whatever is still in flight through the gate
+                // and the component's tracked tasks, all before one deadline.
+                guarded(deadline, limit, async {
+                    let result = run_hook.await;
+                    tokio::join!(node.gate.drained(), node.tasks.finished());
+                    result
+                })
+                .await
+            }
+            _ => guarded(deadline, limit, run_hook).await,
+        };
+        if phase == Phase::StopIntake {
+            node.gate.close();
+        }
+        if let (Phase::Drain, Outcome::TimedOut { detail, .. }) = (phase, &mut outcome) {
+            *detail = cut_off(&node);
+        }
+        let record = Record { component: node.name, phase, outcome, duration: began.elapsed() };
+        if record.outcome.is_completed() {
+            tracing::info!(duration = ?record.duration, "{phase} completed");
+        } else {
+            tracing::warn!(duration = ?record.duration, outcome = %record.outcome, "{phase} did not complete");
+        }
+        record
+    }
+    .instrument(span)
+}
+
+/// What a drain deadline cut off: in-flight work left in the gate, and
+/// tracked tasks (which are aborted here).
+fn cut_off(node: &Node) -> Option<String> {
+    let in_flight = node.gate.in_flight();
+    let aborted = node.tasks.abort_all();
+    let mut parts = Vec::new();
+    if in_flight > 0 {
+        parts.push(format!("{in_flight} still in flight"));
+    }
+    if !aborted.is_empty() {
+        parts.push(format!("aborted tasks: {}", aborted.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}

@@ -1,0 +1,111 @@
+//! Start-up: `init` then `start` for each component, dependencies first, as
+//! many at once as the graph allows. Stops at the first failure, missed
+//! deadline or shutdown request.
+
+use crate::context::Context;
+use crate::deps::DepStore;
+use crate::phase::Phase;
+use crate::report::{Outcome, Record, Report, ShutdownReason};
+use crate::shutdown::Run;
+use crate::walk::{guarded, walk, Order};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// Which components got how far.
+pub(crate) struct Progress {
+    /// `init` and `start` both succeeded.
+    pub(crate) started: Vec<bool>,
+    /// `init` succeeded (the value exists and needs a teardown).
+    pub(crate) built: Vec<bool>,
+}
+
+pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
+    let n = run.graph.len();
+    let mut started = vec![false; n];
+    let everyone = vec![true; n];
+
+    let walked = walk(
+        &run.graph,
+        &everyone,
+        Order::DependenciesFirst,
+        Some(&run.trigger.begun),
+        |i| start_one(run, i),
+        |i, records: Vec<Record>| {
+            let ok = records.iter().all(|r| r.outcome.is_completed());
+            report.startup.extend(records);
+            started[i] = ok;
+            if !ok {
+                let component = run.graph.nodes[i].name();
+                report.startup_failure.get_or_insert(component);
+                run.trigger.fire(ShutdownReason::StartupFailed { component });
+            }
+            ok
+        },
+    )
+    .await;
+
+    if let Err(stopped) = walked {
+        // Cut short by a failure elsewhere or a shutdown request.
+        for (i, ran_for) in stopped.cancelled {
+            let phase = if run.slots[i].get().is_some() { Phase::Start } else { Phase::Init };
+            report.startup.push(Record {
+                component: run.graph.nodes[i].name(),
+                phase,
+                outcome: Outcome::Interrupted,
+                duration: ran_for,
+            });
+        }
+    }
+    let built = run.slots.iter().map(|slot| slot.get().is_some()).collect();
+    report.started = started.iter().all(|&s| s);
+    Progress { started, built }
+}
+
+/// `init` then `start` of component `i`, both under its one start deadline.
+fn start_one(run: &Run, i: usize) -> impl std::future::Future<Output = Vec<Record>> + Send + 'static {
+    let node = &run.graph.nodes[i];
+    let registration = node.registration;
+    let limit = node.deadline(Phase::Start, &run.deadlines);
+    let shared = run.nodes[i].clone();
+    let slots = run.slots.clone();
+    let mut store = DepStore::default();
+    for &d in &node.dependencies {
+        if let Some(instance) = run.slots[d].get() {
+            store.push((run.graph.nodes[d].registration.type_id)(), instance.any.clone());
+        }
+    }
+    let span = tracing::info_span!("start", component = registration.name);
+    async move {
+        let name = registration.name;
+        let began = Instant::now();
+        let deadline = began + limit;
+
+        let mut instance = None;
+        let outcome = guarded(deadline, limit, async {
+            instance = Some((registration.build)(store).await?);
+            Ok(())
+        })
+        .await;
+        let init = Record { component: name, phase: Phase::Init, outcome, duration: began.elapsed() };
+        let Some(instance) = instance.filter(|_| init.outcome.is_completed()) else {
+            tracing::error!(outcome = %init.outcome, "init did not complete");
+            return vec![init];
+        };
+        let hooks = instance.hooks.clone();
+        // Stored before `start` runs: if `start` is cut short, the value still
+        // gets its teardown.
+        let _ = slots[i].set(instance);
+
+        let began_start = Instant::now();
+        let cx = Context::new(shared, Phase::Start, Some(deadline));
+        let outcome = guarded(deadline, limit, hooks.run(Phase::Start, &cx)).await;
+        let start = Record { component: name, phase: Phase::Start, outcome, duration: began_start.elapsed() };
+        if start.outcome.is_completed() {
+            tracing::info!(duration = ?began.elapsed(), "started");
+        } else {
+            tracing::error!(outcome = %start.outcome, "start did not complete");
+        }
+        vec![init, start]
+    }
+    .instrument(span)
+}

@@ -1,0 +1,145 @@
+//! Walking the graph: runs a job per component once its predecessors are done,
+//! as many at once as the graph allows. Event-driven; nothing polls.
+
+use crate::error::Result;
+use crate::graph::Graph;
+use crate::report::Outcome;
+use futures_util::FutureExt;
+use std::any::Any;
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// Which neighbours must finish first.
+#[derive(Clone, Copy)]
+pub(crate) enum Order {
+    /// Start-up: a component after everything it depends on.
+    DependenciesFirst,
+    /// Shutdown phases: a component after everything that depends on it.
+    DependentsFirst,
+}
+
+/// How a walk ended early.
+pub(crate) struct Stopped {
+    /// Jobs that were running and were cancelled, with how long they had run.
+    pub(crate) cancelled: Vec<(usize, Duration)>,
+    /// Members whose job never began.
+    pub(crate) not_run: Vec<usize>,
+}
+
+/// Runs `job(i)` for each member `i` after its predecessors among the members,
+/// and hands each result to `done`. Stops early when `done` returns `false` or
+/// `interrupt` fires; running jobs are then cancelled (and awaited).
+pub(crate) async fn walk<T, J, F, D>(
+    graph: &Graph,
+    members: &[bool],
+    order: Order,
+    interrupt: Option<&CancellationToken>,
+    mut job: J,
+    mut done: D,
+) -> Result<(), Stopped>
+where
+    T: Send + 'static,
+    J: FnMut(usize) -> F,
+    F: Future<Output = T> + Send + 'static,
+    D: FnMut(usize, T) -> bool,
+{
+    let before = |i: usize| match order {
+        Order::DependenciesFirst => &graph.nodes[i].dependencies,
+        Order::DependentsFirst => &graph.nodes[i].dependents,
+    };
+    let after = |i: usize| match order {
+        Order::DependenciesFirst => &graph.nodes[i].dependents,
+        Order::DependentsFirst => &graph.nodes[i].dependencies,
+    };
+    let mut waiting: Vec<usize> = (0..graph.len())
+        .map(|i| before(i).iter().filter(|&&p| members[p]).count())
+        .collect();
+    let mut began: Vec<Option<Instant>> = vec![None; graph.len()];
+    let mut finished = vec![false; graph.len()];
+    let mut set = JoinSet::new();
+    let mut spawn = |i: usize, set: &mut JoinSet<(usize, T)>, began: &mut Vec<Option<Instant>>| {
+        began[i] = Some(Instant::now());
+        let work = job(i);
+        set.spawn(async move { (i, work.await) });
+    };
+    let never = CancellationToken::new();
+    let interrupt = interrupt.unwrap_or(&never);
+
+    if !interrupt.is_cancelled() {
+        for i in (0..graph.len()).filter(|&i| members[i] && waiting[i] == 0) {
+            spawn(i, &mut set, &mut began);
+        }
+    }
+    let mut stop = interrupt.is_cancelled();
+    while !stop && !set.is_empty() {
+        tokio::select! {
+            biased;
+            _ = interrupt.cancelled() => stop = true,
+            Some(joined) = set.join_next() => {
+                // Jobs catch their own panics, and nothing else aborts them
+                // while the walk runs, so a join error cannot happen here.
+                let Ok((i, result)) = joined else { continue };
+                finished[i] = true;
+                if !done(i, result) {
+                    stop = true;
+                    continue;
+                }
+                for &next in after(i) {
+                    if members[next] {
+                        waiting[next] -= 1;
+                        if waiting[next] == 0 {
+                            spawn(next, &mut set, &mut began);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if !stop {
+        return Ok(());
+    }
+    set.shutdown().await;
+    let now = Instant::now();
+    let mut stopped = Stopped {
+        cancelled: Vec::new(),
+        not_run: Vec::new(),
+    };
+    for i in (0..graph.len()).filter(|&i| members[i] && !finished[i]) {
+        match began[i] {
+            Some(at) => stopped.cancelled.push((i, now - at)),
+            None => stopped.not_run.push(i),
+        }
+    }
+    Err(stopped)
+}
+
+/// Runs one hook under its deadline, containing errors and panics.
+pub(crate) async fn guarded<F>(deadline: Instant, limit: Duration, hook: F) -> Outcome
+where
+    F: Future<Output = Result<()>>,
+{
+    match tokio::time::timeout_at(deadline, AssertUnwindSafe(hook).catch_unwind()).await {
+        Ok(Ok(Ok(()))) => Outcome::Completed,
+        Ok(Ok(Err(error))) => Outcome::Failed(format!("{error:#}")),
+        Ok(Err(panic)) => Outcome::Panicked(panic_message(&*panic)),
+        Err(_) => Outcome::TimedOut {
+            deadline: limit,
+            detail: None,
+        },
+    }
+}
+
+/// The text of a panic payload.
+pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_owned()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_owned()
+    }
+}
