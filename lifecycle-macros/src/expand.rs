@@ -31,7 +31,7 @@ pub fn component(c: Component<'_>) -> TokenStream {
     let component_impl = quote_spanned! {ident.span()=>
         impl #p::Component for #ident {
             const NAME: &'static str = #name;
-            const DEPTH: usize = #p::depth(&[#(#depths),*]);
+            const DEPTH: usize = { let depth = 0; #(let depth = #p::deeper(depth, #depths);)* depth };
             const DEPENDENCIES: &'static [#p::Dependency] = &[#(#dependencies),*];
             const TIMEOUTS: #p::Timeouts = #p::Timeouts {
                 start: #start,

@@ -151,18 +151,15 @@ impl Dependency {
     }
 }
 
-/// `0` for no dependencies, else one more than the deepest.
+/// Folds one dependency's depth into a component's: a component sits one
+/// level below its deepest dependency, at 0 when it has none.
 #[doc(hidden)]
-pub const fn depth(dependencies: &[usize]) -> usize {
-    let mut deepest = 0;
-    let mut i = 0;
-    while i < dependencies.len() {
-        if dependencies[i] + 1 > deepest {
-            deepest = dependencies[i] + 1;
-        }
-        i += 1;
+pub const fn deeper(depth: usize, dependency: usize) -> usize {
+    if dependency + 1 > depth {
+        dependency + 1
+    } else {
+        depth
     }
-    deepest
 }
 
 /// What the derive submits to `inventory` for each component.

@@ -83,6 +83,8 @@ mod error;
 mod gate;
 mod graph;
 mod health;
+#[cfg(feature = "http")]
+pub mod http;
 mod phase;
 mod report;
 mod shutdown;
@@ -108,7 +110,7 @@ pub use trigger::ShutdownHandle;
 /// What generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::component::{depth, Component, Dependency, DependsOn, Registration, Timeouts};
+    pub use crate::component::{deeper, Component, Dependency, DependsOn, Registration, Timeouts};
     pub use core::option::Option::{None, Some};
     pub use core::time::Duration;
     pub use inventory;

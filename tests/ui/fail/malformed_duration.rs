@@ -1,0 +1,13 @@
+use lifecycle::{Component, Deps, Service};
+
+#[derive(Component)]
+#[component(drain_timeout = "10 seconds", teardown_timeout = "0s")]
+struct Api;
+
+impl Service for Api {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(Api)
+    }
+}
+
+fn main() {}

@@ -1,0 +1,6 @@
+use lifecycle::Component;
+
+#[derive(Component)]
+struct Metrics;
+
+fn main() {}
