@@ -146,3 +146,30 @@ pub fn parse_duration(text: &str) -> Result<u64, &'static str> {
     }
     Ok(total)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("250ms"), Ok(250));
+        assert_eq!(parse_duration("10s"), Ok(10_000));
+        assert_eq!(parse_duration("2m"), Ok(120_000));
+        assert_eq!(parse_duration("1m30s"), Ok(90_000));
+        assert_eq!(parse_duration("1h"), Ok(3_600_000));
+        assert_eq!(parse_duration(" 5s "), Ok(5_000));
+    }
+
+    #[test]
+    fn malformed_durations() {
+        assert_eq!(parse_duration(""), Err("it is empty"));
+        assert_eq!(parse_duration("10"), Err("the unit is missing"));
+        assert_eq!(parse_duration("10 s"), Err("the unit is missing"));
+        assert_eq!(parse_duration("s"), Err("expected a number"));
+        assert_eq!(parse_duration("3d"), Err("unknown unit (use ms, s, m or h)"));
+        assert_eq!(parse_duration("0s"), Err("a deadline must be longer than zero"));
+        assert_eq!(parse_duration("99999999999999999999s"), Err("the number is too large"));
+        assert_eq!(parse_duration("18446744073709552s"), Err("the duration is too large"));
+    }
+}

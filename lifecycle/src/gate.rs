@@ -120,3 +120,78 @@ impl Drop for Guard {
         self.inner.leave();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn counts_and_refuses_once_closed() {
+        let gate = Gate::new();
+        let a = gate.enter().unwrap();
+        let b = gate.clone().enter().unwrap();
+        assert_eq!(gate.in_flight(), 2);
+        gate.close();
+        assert!(gate.is_closed());
+        assert_eq!(gate.enter().unwrap_err(), Refused);
+        assert_eq!(gate.in_flight(), 2, "a refused entry leaves no trace");
+        drop((a, b));
+        assert_eq!(gate.in_flight(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn drained_waits_for_close_and_the_last_guard() {
+        let gate = Gate::new();
+        let guard = gate.enter().unwrap();
+        let waiter = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.drained().await }
+        });
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished(), "open gates are not drained");
+        gate.close();
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert!(!waiter.is_finished(), "one guard is still out");
+        drop(guard);
+        tokio::time::timeout(Duration::from_millis(1), waiter)
+            .await
+            .expect("the last guard wakes the waiter at once")
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_empty_gate_is_drained_as_soon_as_it_closes() {
+        let gate = Gate::new();
+        let waiter = tokio::spawn({
+            let gate = gate.clone();
+            async move { gate.drained().await }
+        });
+        tokio::task::yield_now().await;
+        gate.close();
+        tokio::time::timeout(Duration::from_millis(1), waiter).await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn concurrent_entries_balance_out() {
+        let gate = Gate::new();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let gate = gate.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100_000 {
+                        if let Ok(guard) = gate.enter() {
+                            drop(guard);
+                        }
+                    }
+                })
+            })
+            .collect();
+        gate.close();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(gate.in_flight(), 0);
+        assert!(gate.enter().is_err());
+    }
+}
