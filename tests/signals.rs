@@ -102,3 +102,18 @@ fn an_idle_service_exits_right_after_the_signal() {
     assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
     assert_eq!(status.code(), Some(0), "{}", out.join("\n"));
 }
+
+#[test]
+fn the_contract_example_starts_and_stops_cleanly_and_rejects_bad_settings() {
+    let mut contract = Process::start("contract", &[("PORT", "9090")]);
+    contract.wait_for("port=9090", LONG);
+    contract.wait_for("ready components=2", LONG);
+    contract.signal("TERM");
+    let (status, out) = contract.wait(LONG);
+    assert_eq!(status.code(), Some(0), "{}", out.join("\n"));
+
+    // `?` on a std error inside `init` fails start-up with a clear message.
+    let (status, out) = Process::start("contract", &[("PORT", "eighty")]).wait(LONG);
+    assert_eq!(status.code(), Some(1), "{}", out.join("\n"));
+    position(&out, "Settings init failed: invalid digit found in string");
+}
