@@ -1,3 +1,4 @@
+#![cfg(unix)]
 //! Process-level tests: start `examples/service.rs`, send it real signals,
 //! and check the order of its hooks in its output and its exit code.
 
