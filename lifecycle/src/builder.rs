@@ -1,17 +1,22 @@
 //! [`Lifecycle`]: the entry point, and its [`Builder`].
 
+use crate::budget::{Budget, DEFAULT_GRACE_PERIOD};
 use crate::component::Component;
 use crate::error::{Result, RunError};
 use crate::graph::Graph;
 use crate::health::Health;
 use crate::phase::{Deadlines, Phase};
+use crate::picture::{GraphFormat, Picture};
 use crate::report::Report;
+use crate::settings::{self, EnvSettings, ProcessEnv, Source};
 use crate::shutdown::{self, Run};
 use crate::signal::Signals;
 use crate::trigger::{ShutdownHandle, Trigger};
 use futures_util::future::BoxFuture;
 use std::any::TypeId;
 use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -56,6 +61,27 @@ impl Lifecycle {
 /// println!("clean: {}", report.is_clean());
 /// # Ok(()) }
 /// ```
+///
+/// # Configuration from the environment
+///
+/// Operators change these without recompiling. The environment wins over the
+/// builder; a component's own variable wins over its attribute. Durations are
+/// written like the attribute's (`250ms`, `10s`, `2m`, `1m30s`); empty counts
+/// as unset; a bad value fails the run before anything starts with
+/// [`RunError::Config`] naming the variable.
+///
+/// | variable | builder | what |
+/// |---|---|---|
+/// | `LIFECYCLE_GRACE_PERIOD` | [`grace_period`](Builder::grace_period) | the platform's grace period (default `30s`) |
+/// | `LIFECYCLE_STRICT_BUDGET` | [`strict_budget`](Builder::strict_budget) | `1`: a [`Budget`] that does not fit is an error |
+/// | `LIFECYCLE_START_TIMEOUT` | [`start_timeout`](Builder::start_timeout) | default `init` + `start` deadline |
+/// | `LIFECYCLE_STOP_INTAKE_TIMEOUT` | [`stop_intake_timeout`](Builder::stop_intake_timeout) | default stop-intake deadline |
+/// | `LIFECYCLE_DRAIN_TIMEOUT` | [`drain_timeout`](Builder::drain_timeout) | default drain deadline |
+/// | `LIFECYCLE_TEARDOWN_TIMEOUT` | [`teardown_timeout`](Builder::teardown_timeout) | default teardown deadline |
+/// | `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` | the attribute | one component's deadline, its name upper-snake-cased: `LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT` for `OrdersDb` |
+/// | `LIFECYCLE_REPORT_JSON` | [`report_json`](Builder::report_json) | write [`Report::to_json`] to this path, or `-` for stdout |
+/// | `LIFECYCLE_REPORT_TABLE` | [`print_report`](Builder::print_report) | `0`: no [`Report::table`] on stderr |
+/// | `LIFECYCLE_PRINT_GRAPH` | [`print_graph`](Builder::print_graph) | `dot`, `mermaid` or `json`: print the graph and exit |
 #[must_use = "a builder does nothing until `run` is awaited"]
 pub struct Builder {
     deadlines: Deadlines,
@@ -64,6 +90,23 @@ pub struct Builder {
     triggers: Vec<BoxFuture<'static, ()>>,
     signals: bool,
     trigger: Arc<Trigger>,
+    strict_budget: bool,
+    report_json: Option<PathBuf>,
+    print_report: bool,
+    print_graph: Option<GraphFormat>,
+}
+
+/// The builder's choices with the environment's on top, and the graph they
+/// apply to: everything a run needs before it starts.
+struct Resolved {
+    graph: Graph,
+    deadlines: Deadlines,
+    budget: Budget,
+    strict_budget: bool,
+    /// The path (or `-`) and the setting that chose it.
+    report_json: Option<(PathBuf, &'static str)>,
+    print_report: bool,
+    print_graph: Option<GraphFormat>,
 }
 
 impl Default for Builder {
@@ -79,21 +122,33 @@ impl std::fmt::Debug for Builder {
             .field("grace_period", &self.grace_period)
             .field("only", &self.roots.iter().map(|r| r.1).collect::<Vec<_>>())
             .field("signals", &self.signals)
+            .field("strict_budget", &self.strict_budget)
+            .field("report_json", &self.report_json)
+            .field("print_report", &self.print_report)
+            .field("print_graph", &self.print_graph)
             .finish_non_exhaustive()
     }
 }
 
 impl Builder {
     /// The defaults: every registered component, OS signals handled, the
-    /// default [`Deadlines`], a 30 s grace period (Kubernetes' default).
+    /// default [`Deadlines`], a 30 s grace period (Kubernetes' default,
+    /// [`DEFAULT_GRACE_PERIOD`]), the report table printed on stderr at the end.
+    ///
+    /// `LIFECYCLE_*` environment variables override what the builder sets;
+    /// see the crate docs, "Configuration from the environment".
     pub fn new() -> Self {
         Builder {
             deadlines: Deadlines::default(),
-            grace_period: Duration::from_secs(30),
+            grace_period: DEFAULT_GRACE_PERIOD,
             roots: Vec::new(),
             triggers: Vec::new(),
             signals: true,
             trigger: Arc::default(),
+            strict_budget: false,
+            report_json: None,
+            print_report: true,
+            print_graph: None,
         }
     }
 
@@ -123,11 +178,69 @@ impl Builder {
         self
     }
 
-    /// The platform's grace period between `SIGTERM` and `SIGKILL`. The
-    /// shutdown deadlines are checked against it at start-up.
+    /// The platform's grace period between `SIGTERM` and `SIGKILL`
+    /// (default 30 s; env `LIFECYCLE_GRACE_PERIOD`). The shutdown deadlines
+    /// are checked against it at start-up; see [`Budget`].
     pub fn grace_period(mut self, grace_period: Duration) -> Self {
         self.grace_period = grace_period;
         self
+    }
+
+    /// Whether a shutdown budget that does not fit the grace period stops
+    /// the run before anything starts ([`RunError::Config`]) instead of only
+    /// warning (default `false`; env `LIFECYCLE_STRICT_BUDGET=1`).
+    pub fn strict_budget(mut self, strict: bool) -> Self {
+        self.strict_budget = strict;
+        self
+    }
+
+    /// Writes the report as JSON ([`Report::to_json`]) at the end of the run,
+    /// to `path`, or to stdout when `path` is `-` (env `LIFECYCLE_REPORT_JSON`).
+    pub fn report_json(mut self, path: impl Into<PathBuf>) -> Self {
+        self.report_json = Some(path.into());
+        self
+    }
+
+    /// Whether to print the report table ([`Report::table`]) on stderr at
+    /// the end of the run (default `true`; env `LIFECYCLE_REPORT_TABLE=0`).
+    pub fn print_report(mut self, print: bool) -> Self {
+        self.print_report = print;
+        self
+    }
+
+    /// Makes [`run`](Builder::run) print the dependency graph to stdout and
+    /// exit the process with status 0, starting nothing and running no
+    /// component's code: like `--help`. For a `--print-graph=dot` flag the
+    /// binary forwards; env `LIFECYCLE_PRINT_GRAPH=dot|mermaid|json` does the
+    /// same without one.
+    ///
+    /// ```no_run
+    /// # async fn f() -> lifecycle::Result<()> {
+    /// let mut builder = lifecycle::Lifecycle::builder();
+    /// if let Some(format) = std::env::args().find_map(|a| a.strip_prefix("--print-graph=").map(str::to_owned)) {
+    ///     builder = builder.print_graph(format.parse()?);
+    /// }
+    /// builder.run().await
+    /// # }
+    /// ```
+    pub fn print_graph(mut self, format: GraphFormat) -> Self {
+        self.print_graph = Some(format);
+        self
+    }
+
+    /// The dependency graph of this configuration as Graphviz DOT, Mermaid
+    /// or JSON: start levels, per-phase deadlines (environment included) and
+    /// the shutdown budget. Builds nothing.
+    pub fn graph(&self, format: GraphFormat) -> Result<String> {
+        let resolved = self.resolve(&ProcessEnv)?;
+        Ok(resolved.picture(format))
+    }
+
+    /// The shutdown budget of this configuration (environment included):
+    /// the longest deadline of each shutdown phase against the grace period.
+    /// Builds nothing.
+    pub fn budget(&self) -> Result<Budget> {
+        Ok(self.resolve(&ProcessEnv)?.budget)
     }
 
     /// Runs only `T` and what it depends on, directly or not. May be called
@@ -171,20 +284,70 @@ impl Builder {
     }
 
     /// Runs to the end and returns the full report, clean or not. `Err` only
-    /// when nothing could be started: bad configuration, an unusable graph,
-    /// or signal handlers that could not be installed.
+    /// when nothing could be started: bad configuration (a shutdown budget
+    /// that does not fit, in strict mode), an unusable graph, or signal
+    /// handlers that could not be installed.
+    ///
+    /// At the end the report is printed as a table on stderr and, if asked,
+    /// written as JSON. When [`print_graph`](Builder::print_graph) or
+    /// `LIFECYCLE_PRINT_GRAPH` is set, prints the graph and exits instead.
     pub async fn run_with_report(self) -> Result<Report> {
-        self.check()?;
-        let graph = Graph::build(&self.roots)?;
-        self.check_budget(&graph);
+        let resolved = self.resolve(&ProcessEnv)?;
+        if let Some(format) = resolved.print_graph {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(resolved.picture(format).as_bytes());
+            let _ = stdout.flush();
+            std::process::exit(0);
+        }
+        resolved.budget.check(resolved.strict_budget)?;
         // Installed before any component's code runs.
         let signals = if self.signals {
             Some(Signals::install().map_err(RunError::Signals)?)
         } else {
             None
         };
-        let run = Run::new(graph, self.deadlines, self.trigger);
-        Ok(shutdown::run(run, signals, self.triggers).await)
+        let run = Run::new(resolved.graph, resolved.deadlines, self.trigger);
+        let report = shutdown::run(run, signals, self.triggers).await;
+        if resolved.print_report {
+            eprint!("{}", report.table());
+        }
+        if let Some((path, setting)) = &resolved.report_json {
+            write_json(&report, path, setting);
+        }
+        Ok(report)
+    }
+
+    /// The builder's settings, the environment's on top, checked; and the
+    /// graph with each component's own deadlines.
+    fn resolve(&self, source: &dyn Source) -> Result<Resolved, RunError> {
+        self.check()?;
+        let env = EnvSettings::read(source)?;
+        let mut deadlines = self.deadlines;
+        for (phase, _) in settings::DEADLINES {
+            if let Some(value) = env.deadlines.get(phase) {
+                deadlines.set(phase, value);
+            }
+        }
+        let grace_period = env.grace_period.unwrap_or(self.grace_period);
+        let report_json = match env.report_json {
+            Some(path) => Some((path, settings::REPORT_JSON)),
+            None => self.report_json.clone().map(|path| (path, "report_json")),
+        };
+        if let Some((path, setting)) = &report_json {
+            check_output(path, setting)?;
+        }
+        let mut graph = Graph::build(&self.roots)?;
+        graph.apply_settings(source)?;
+        let budget = Budget::of(&graph, &deadlines, grace_period);
+        Ok(Resolved {
+            graph,
+            deadlines,
+            budget,
+            strict_budget: env.strict_budget.unwrap_or(self.strict_budget),
+            report_json,
+            print_report: env.report_table.unwrap_or(self.print_report),
+            print_graph: self.print_graph.or(env.print_graph),
+        })
     }
 
     fn check(&self) -> Result<(), RunError> {
@@ -203,26 +366,57 @@ impl Builder {
             None => Ok(()),
         }
     }
+}
 
-    /// Warns when the longest deadline of each shutdown phase, added up, does
-    /// not fit in the grace period: the platform would `SIGKILL` mid-shutdown.
-    fn check_budget(&self, graph: &Graph) {
-        let longest = |phase: Phase| {
-            graph
-                .nodes
-                .iter()
-                .map(|n| n.deadline(phase, &self.deadlines))
-                .max()
-                .unwrap_or_else(|| self.deadlines.get(phase))
+impl Resolved {
+    fn picture(&self, format: GraphFormat) -> String {
+        let picture = Picture {
+            graph: &self.graph,
+            defaults: &self.deadlines,
+            budget: &self.budget,
         };
-        let [stop_intake, drain, teardown] = Phase::SHUTDOWN.map(longest);
-        let total = stop_intake + drain + teardown;
-        if total > self.grace_period {
-            tracing::warn!(
-                "shutdown deadlines do not fit the grace period: stop_intake {stop_intake:?} + drain {drain:?} \
-                 + teardown {teardown:?} = {total:?} > grace period {:?}; the platform may kill the process mid-shutdown",
-                self.grace_period
-            );
+        picture.render(format)
+    }
+}
+
+/// Refuses, before anything starts, a report path whose directory does not
+/// exist: finding out after the shutdown would lose the report.
+fn check_output(path: &Path, setting: &str) -> Result<(), RunError> {
+    if path.as_os_str() == "-" {
+        return Ok(());
+    }
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    if dir.is_dir() {
+        Ok(())
+    } else {
+        Err(RunError::Config {
+            setting: setting.to_owned(),
+            reason: format!(
+                "cannot write the report to `{}`: `{}` is not a directory",
+                path.display(),
+                dir.display()
+            ),
+        })
+    }
+}
+
+fn write_json(report: &Report, path: &Path, setting: &str) {
+    let json = report.to_json();
+    let written = if path.as_os_str() == "-" {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(json.as_bytes())
+            .and_then(|()| stdout.flush())
+    } else {
+        std::fs::write(path, json)
+    };
+    match written {
+        Ok(()) => tracing::debug!(path = %path.display(), "wrote the JSON report"),
+        Err(error) => {
+            tracing::error!(%error, setting, path = %path.display(), "cannot write the JSON report")
         }
     }
 }

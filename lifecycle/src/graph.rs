@@ -1,8 +1,9 @@
 //! The dependency graph of the components chosen for a run.
 
-use crate::component::{registered, Registration};
+use crate::component::{registered, Registration, Timeouts};
 use crate::error::RunError;
 use crate::phase::{Deadlines, Phase};
+use crate::settings::{self, Source};
 use std::any::TypeId;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -18,6 +19,9 @@ pub(crate) struct GraphNode {
     pub(crate) dependencies: Vec<usize>,
     /// Indices of the components that depend on this one.
     pub(crate) dependents: Vec<usize>,
+    /// The component's own deadlines: its attribute's, then the environment's
+    /// `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` on top.
+    pub(crate) timeouts: Timeouts,
 }
 
 impl GraphNode {
@@ -25,10 +29,14 @@ impl GraphNode {
         self.registration.name
     }
 
+    /// Its start level: 0 without dependencies, else one more than the deepest.
+    pub(crate) fn depth(&self) -> usize {
+        self.registration.depth
+    }
+
     /// This component's deadline for `phase`: its own override or the default.
     pub(crate) fn deadline(&self, phase: Phase, defaults: &Deadlines) -> Duration {
-        self.registration
-            .timeouts
+        self.timeouts
             .get(phase)
             .unwrap_or_else(|| defaults.get(phase))
     }
@@ -52,7 +60,10 @@ impl Graph {
                 stack.push(*registration);
             }
             while let Some(registration) = stack.pop() {
-                if seen.insert((registration.type_id)(), registration).is_none() {
+                if seen
+                    .insert((registration.type_id)(), registration)
+                    .is_none()
+                {
                     stack.extend(
                         registration
                             .dependencies
@@ -76,6 +87,7 @@ impl Graph {
                 registration,
                 dependencies: Vec::new(),
                 dependents: Vec::new(),
+                timeouts: registration.timeouts,
             })
             .collect();
         for (i, registration) in chosen.iter().enumerate() {
@@ -101,6 +113,37 @@ impl Graph {
 
     pub(crate) fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Applies the per-component deadline settings from the environment, and
+    /// warns about deadline settings that name no registered component.
+    pub(crate) fn apply_settings(&mut self, source: &dyn Source) -> Result<(), RunError> {
+        for node in &mut self.nodes {
+            let from_env = settings::component_timeouts(source, node.name())?;
+            for phase in [
+                Phase::Start,
+                Phase::StopIntake,
+                Phase::Drain,
+                Phase::Teardown,
+            ] {
+                if let Some(value) = from_env.get(phase) {
+                    set(&mut node.timeouts, phase, value);
+                }
+            }
+        }
+        for name in settings::unknown_deadline_settings(source, registered().map(|r| r.name)) {
+            tracing::warn!(setting = %name, "deadline setting names no registered component; it is ignored");
+        }
+        Ok(())
+    }
+}
+
+fn set(timeouts: &mut Timeouts, phase: Phase, value: Duration) {
+    match phase {
+        Phase::Init | Phase::Start => timeouts.start = Some(value),
+        Phase::StopIntake => timeouts.stop_intake = Some(value),
+        Phase::Drain => timeouts.drain = Some(value),
+        Phase::Teardown => timeouts.teardown = Some(value),
     }
 }
 

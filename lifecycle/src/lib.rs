@@ -75,25 +75,38 @@
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 
+#[cfg(feature = "amqp")]
+pub mod amqp;
+mod budget;
 mod builder;
 mod component;
 mod context;
 mod deps;
 mod error;
+mod events;
 mod gate;
 mod graph;
 mod health;
 #[cfg(feature = "http")]
 pub mod http;
+mod json;
 mod phase;
+mod picture;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+mod progress;
 mod report;
+mod settings;
 mod shutdown;
 mod signal;
 mod startup;
+#[cfg(feature = "systemd")]
+mod systemd;
 mod tasks;
 mod trigger;
 mod walk;
 
+pub use budget::{Budget, DEFAULT_GRACE_PERIOD};
 pub use builder::{Builder, Lifecycle};
 pub use component::{Component, DependsOn, Service, Timeouts};
 pub use context::Context;
@@ -104,7 +117,8 @@ pub use health::{Health, Readiness};
 /// `#[derive(Component)]`: registers a type as a component. See the crate docs.
 pub use lifecycle_macros::Component;
 pub use phase::{Deadlines, Phase};
-pub use report::{Failures, Outcome, Record, Report, ShutdownReason, TaskFailure};
+pub use picture::GraphFormat;
+pub use report::{Failures, Outcome, Record, Report, ShutdownReason, Table, TaskFailure};
 pub use trigger::ShutdownHandle;
 
 /// What generated code names. Not public API.

@@ -88,6 +88,28 @@ impl Outcome {
     pub fn is_completed(&self) -> bool {
         matches!(self, Outcome::Completed)
     }
+
+    /// `true` when the runtime cut the hook short or never ran it: timed
+    /// out, interrupted or skipped. (A failure or a panic is the hook's own.)
+    pub fn is_forced(&self) -> bool {
+        matches!(
+            self,
+            Outcome::TimedOut { .. } | Outcome::Interrupted | Outcome::Skipped
+        )
+    }
+
+    /// A stable one-word name for machines: `completed`, `failed`,
+    /// `panicked`, `timed_out`, `interrupted`, `skipped`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Failed(_) => "failed",
+            Outcome::Panicked(_) => "panicked",
+            Outcome::TimedOut { .. } => "timed_out",
+            Outcome::Interrupted => "interrupted",
+            Outcome::Skipped => "skipped",
+        }
+    }
 }
 
 impl fmt::Display for Outcome {
@@ -119,6 +141,9 @@ pub struct Record {
     pub phase: Phase,
     /// How it ended.
     pub outcome: Outcome,
+    /// When it began: for start-up records, from the start of the run; for
+    /// shutdown records, from the moment shutdown began.
+    pub began: Duration,
     /// How long it ran.
     pub duration: Duration,
 }
@@ -177,6 +202,128 @@ impl Report {
     /// What went wrong, as one line: `Api drain timed out after 10s; Db teardown failed: ..`.
     pub fn failures(&self) -> Failures<'_> {
         Failures(self)
+    }
+
+    /// The report as a table for people, one row per hook: component,
+    /// phase, outcome, duration, and whether the runtime forced it. The run
+    /// prints it on stderr at the end (see [`Builder::print_report`](crate::Builder::print_report)).
+    ///
+    /// ```text
+    /// shutdown after SIGINT: clean, took 2.503s
+    /// component  phase        outcome    duration  forced
+    /// Api        stop_intake  completed  0.041ms   no
+    /// Api        drain        completed  2.503s    no
+    /// ```
+    pub fn table(&self) -> Table<'_> {
+        Table(self)
+    }
+
+    /// The report as one JSON object, for machines (and
+    /// `LIFECYCLE_REPORT_JSON`). Durations are milliseconds; records carry
+    /// `stage` (`startup`/`shutdown`), `component`, `phase`, `outcome` (see
+    /// [`Outcome::kind`]), `message`, `forced`, `began_ms` and `duration_ms`.
+    pub fn to_json(&self) -> String {
+        use crate::json::{array, object, Value};
+        let record = |stage: &'static str, r: &Record| {
+            let message = r.outcome.to_string();
+            Value::Raw(object([
+                ("stage", Value::Str(stage)),
+                ("component", Value::Str(r.component)),
+                ("phase", Value::Str(r.phase.as_str())),
+                ("outcome", Value::Str(r.outcome.kind())),
+                ("message", Value::Str(&message)),
+                ("forced", Value::Bool(r.outcome.is_forced())),
+                ("began_ms", Value::Millis(r.began)),
+                ("duration_ms", Value::Millis(r.duration)),
+            ]))
+        };
+        let records = self
+            .startup
+            .iter()
+            .map(|r| record("startup", r))
+            .chain(self.shutdown.iter().map(|r| record("shutdown", r)));
+        let tasks = self.task_failures.iter().map(|t| {
+            Value::Raw(object([
+                ("component", Value::Str(t.component)),
+                ("task", Value::Str(&t.task)),
+                ("error", Value::Str(&t.error)),
+            ]))
+        });
+        let reason = self.reason.as_ref().map(ToString::to_string);
+        let fields = [
+            ("clean", Value::Bool(self.is_clean())),
+            ("started", Value::Bool(self.started)),
+            ("startup_failure", Value::from(self.startup_failure)),
+            ("reason", Value::from(reason.as_deref())),
+            (
+                "shutdown_duration_ms",
+                Value::Millis(self.shutdown_duration),
+            ),
+            ("records", Value::Raw(array(records, true))),
+            ("task_failures", Value::Raw(array(tasks, true))),
+        ];
+        // One field per line, records one per line: readable and diffable.
+        let mut out = String::from("{\n");
+        let last = fields.len() - 1;
+        for (i, (key, value)) in fields.into_iter().enumerate() {
+            let field = object([(key, value)]);
+            out.push_str("  ");
+            out.push_str(&field[1..field.len() - 1]);
+            out.push_str(if i < last { ",\n" } else { "\n" });
+        }
+        out.push_str("}\n");
+        out
+    }
+
+    /// The shutdown as a Mermaid gantt chart: one section per phase, one bar
+    /// per component's hook, from its start to its end (milliseconds since
+    /// shutdown began). Paste it in a ```` ```mermaid ```` block.
+    pub fn to_mermaid_gantt(&self) -> String {
+        // At the JSON report's precision (microseconds), so that a chart made
+        // from the JSON (`examples/gantt.rs`) is the same chart.
+        let us = |d: Duration| Duration::from_micros(d.as_micros() as u64);
+        let mut out = String::from("gantt\n");
+        let reason = self
+            .reason
+            .as_ref()
+            .map_or("shutdown".to_owned(), |r| format!("shutdown after {r}"));
+        let verdict = if self.is_clean() {
+            "clean"
+        } else {
+            "not clean"
+        };
+        let title = format!(
+            "{reason}, {verdict}, took {}",
+            Elapsed(us(self.shutdown_duration))
+        );
+        out.push_str(&format!("    title {}\n", gantt_text(&title)));
+        out.push_str("    dateFormat x\n    axisFormat %S.%L s\n");
+        for phase in Phase::SHUTDOWN {
+            let mut rows = self.shutdown.iter().filter(|r| r.phase == phase).peekable();
+            if rows.peek().is_none() {
+                continue;
+            }
+            out.push_str(&format!("    section {phase}\n"));
+            for r in rows {
+                let (began, duration) = (us(r.began), us(r.duration));
+                let start = began.as_millis();
+                let end = (began + duration).as_millis().max(start + 1);
+                let tag = if r.outcome.is_completed() {
+                    "done"
+                } else {
+                    "crit"
+                };
+                let label = match &r.outcome {
+                    Outcome::Completed => format!("{} {}", r.component, Elapsed(duration)),
+                    other => format!("{} {other} {}", r.component, Elapsed(duration)),
+                };
+                out.push_str(&format!(
+                    "    {} :{tag}, {start}, {end}\n",
+                    gantt_text(&label)
+                ));
+            }
+        }
+        out
     }
 
     /// `Ok(())` for a clean run, otherwise the matching [`RunError`].
@@ -240,4 +387,105 @@ impl fmt::Display for Failures<'_> {
         }
         Ok(())
     }
+}
+
+/// A [`Report`] as a table for people; see [`Report::table`].
+pub struct Table<'a>(&'a Report);
+
+impl fmt::Display for Table<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let report = self.0;
+        let reason = report
+            .reason
+            .as_ref()
+            .map_or("shutdown".to_owned(), |r| format!("shutdown after {r}"));
+        let verdict = if report.is_clean() {
+            "clean"
+        } else {
+            "NOT clean"
+        };
+        writeln!(
+            f,
+            "{reason}: {verdict}, took {}",
+            Elapsed(report.shutdown_duration)
+        )?;
+        let header = ["component", "phase", "outcome", "duration", "forced"].map(str::to_owned);
+        let rows: Vec<[String; 5]> = report
+            .records()
+            .map(|r| {
+                [
+                    r.component.to_owned(),
+                    r.phase.to_string(),
+                    one_line(&r.outcome.to_string()),
+                    Elapsed(r.duration).to_string(),
+                    (if r.outcome.is_forced() {
+                        "FORCED"
+                    } else {
+                        "no"
+                    })
+                    .to_owned(),
+                ]
+            })
+            .collect();
+        let mut widths = header.clone().map(|h| h.chars().count());
+        for row in &rows {
+            for (w, cell) in widths.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&rows) {
+            let mut line = String::new();
+            for (i, (cell, w)) in row.iter().zip(widths).enumerate() {
+                if i > 0 {
+                    line.push_str("  ");
+                }
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', w - cell.chars().count()));
+            }
+            writeln!(f, "{}", line.trim_end())?;
+        }
+        for t in &report.task_failures {
+            writeln!(
+                f,
+                "task `{}` of {} failed: {}",
+                t.task, t.component, t.error
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// A measured duration for people: `0.041ms`, `12.3ms`, `2.503s`.
+pub(crate) struct Elapsed(pub(crate) Duration);
+
+impl fmt::Display for Elapsed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let d = self.0;
+        if d < Duration::from_millis(1) {
+            write!(f, "{:.3}ms", d.as_secs_f64() * 1e3)
+        } else if d < Duration::from_secs(1) {
+            write!(f, "{:.1}ms", d.as_secs_f64() * 1e3)
+        } else {
+            write!(f, "{:.3}s", d.as_secs_f64())
+        }
+    }
+}
+
+/// A table cell: control characters (newlines, tabs) become spaces.
+fn one_line(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+/// Text Mermaid's gantt syntax can hold: no `:`, `#` or `;`, one line.
+fn gantt_text(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            ':' | ';' => ',',
+            '#' => ' ',
+            c if c.is_control() => ' ',
+            c => c,
+        })
+        .collect()
 }

@@ -3,8 +3,10 @@
 
 use crate::component::Instance;
 use crate::context::{Context, Node};
+use crate::events::Events;
 use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
+use crate::progress::drain_with_progress;
 use crate::report::{Outcome, Record, Report};
 use crate::signal::Signals;
 use crate::startup::start;
@@ -24,6 +26,10 @@ pub(crate) struct Run {
     pub(crate) nodes: Vec<Arc<Node>>,
     /// Per component: the built value, once `init` succeeded.
     pub(crate) slots: Arc<[OnceLock<Instance>]>,
+    /// When the run began: start-up records count from here.
+    pub(crate) started_at: Instant,
+    /// Who hears of the milestones (systemd).
+    pub(crate) events: Events,
 }
 
 impl Run {
@@ -34,7 +40,15 @@ impl Run {
             .map(|n| Arc::new(Node::new(n.name(), trigger.clone())))
             .collect();
         let slots = (0..graph.len()).map(|_| OnceLock::new()).collect();
-        Run { graph, deadlines, trigger, nodes, slots }
+        Run {
+            graph,
+            deadlines,
+            trigger,
+            nodes,
+            slots,
+            started_at: Instant::now(),
+            events: Events::new(),
+        }
     }
 }
 
@@ -42,7 +56,11 @@ impl Run {
 ///
 /// `signals` were installed by the caller, before this runs any component code;
 /// `triggers` are the builder's extra shutdown triggers.
-pub(crate) async fn run(run: Run, signals: Option<Signals>, triggers: Vec<BoxFuture<'static, ()>>) -> Report {
+pub(crate) async fn run(
+    run: Run,
+    signals: Option<Signals>,
+    triggers: Vec<BoxFuture<'static, ()>>,
+) -> Report {
     let mut report = Report::default();
     let trigger = run.trigger.clone();
 
@@ -62,6 +80,7 @@ pub(crate) async fn run(run: Run, signals: Option<Signals>, triggers: Vec<BoxFut
     }
 
     // 2. Start-up: dependencies first; stops at a failure or a shutdown request.
+    run.events.starting(run.graph.len());
     let progress = start(&run, &mut report).await;
 
     // 3. Running: ready until shutdown begins (readiness drops inside `fire`).
@@ -72,32 +91,41 @@ pub(crate) async fn run(run: Run, signals: Option<Signals>, triggers: Vec<BoxFut
         trigger.health.set_checks(checks);
         trigger.mark_ready();
         tracing::info!(components = run.graph.len(), "ready");
+        run.events.ready(run.graph.len());
         trigger.begun.cancelled().await;
     }
     let began = Instant::now();
     if let Some(reason) = trigger.reason() {
         tracing::info!(%reason, "shutdown started");
     }
+    run.events.shutdown_begun(trigger.reason());
 
     // 4. Stop intake, dependents first. Each component's gate closes when its
     //    hook returns, whatever the outcome. A second SIGINT skips ahead.
-    let mut hurried = phase(&run, Phase::StopIntake, &progress.started, &mut report).await;
+    let mut hurried = phase(
+        &run,
+        Phase::StopIntake,
+        &progress.started,
+        began,
+        &mut report,
+    )
+    .await;
     for node in &run.nodes {
         node.gate.close();
     }
 
     // 5. Drain: each hook, then the component's gate empty and tasks done.
     if hurried {
-        skip(&run, Phase::Drain, &progress.started, &mut report);
+        skip(&run, Phase::Drain, &progress.started, began, &mut report);
     } else {
-        hurried = phase(&run, Phase::Drain, &progress.started, &mut report).await;
+        hurried = phase(&run, Phase::Drain, &progress.started, began, &mut report).await;
     }
     if hurried {
         abort_tasks(&run);
     }
 
     // 6. Teardown of everything built, started or not. Nothing skips this.
-    phase(&run, Phase::Teardown, &progress.built, &mut report).await;
+    phase(&run, Phase::Teardown, &progress.built, began, &mut report).await;
 
     // 7. The end: leftover tasks go, liveness ends, the report is logged.
     abort_tasks(&run);
@@ -109,20 +137,34 @@ pub(crate) async fn run(run: Run, signals: Option<Signals>, triggers: Vec<BoxFut
     report.shutdown_duration = began.elapsed();
     trigger.health.end();
     report.log();
+    run.events.finished(&report);
     report
 }
 
 /// Runs `phase` for the `members`, dependents first, independent ones at once.
-/// Returns whether a second SIGINT cut it short.
-async fn phase(run: &Run, phase: Phase, members: &[bool], report: &mut Report) -> bool {
+/// Returns whether a second SIGINT cut it short. `shutdown_began` is when
+/// shutdown began; records count from there.
+async fn phase(
+    run: &Run,
+    phase: Phase,
+    members: &[bool],
+    shutdown_began: Instant,
+    report: &mut Report,
+) -> bool {
     let began = Instant::now();
+    let longest = (0..run.graph.len())
+        .filter(|&i| members[i])
+        .map(|i| run.graph.nodes[i].deadline(phase, &run.deadlines))
+        .max()
+        .unwrap_or_default();
+    run.events.phase_begun(phase, longest);
     let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
     let walked = walk(
         &run.graph,
         members,
         Order::DependentsFirst,
         interrupt,
-        |i| hook(run, i, phase, began),
+        |i| hook(run, i, phase, began, shutdown_began),
         |_, record| {
             report.shutdown.push(record);
             true
@@ -130,31 +172,37 @@ async fn phase(run: &Run, phase: Phase, members: &[bool], report: &mut Report) -
     )
     .await;
     let Err(stopped) = walked else { return false };
+    let stopped_at = shutdown_began.elapsed();
     for (i, ran_for) in stopped.cancelled {
         report.shutdown.push(Record {
             component: run.graph.nodes[i].name(),
             phase,
             outcome: Outcome::Interrupted,
+            began: stopped_at.saturating_sub(ran_for),
             duration: ran_for,
         });
     }
     for i in stopped.not_run {
-        report.shutdown.push(skipped(run, i, phase));
+        report.shutdown.push(skipped(run, i, phase, stopped_at));
     }
     true
 }
 
 /// Records `phase` as skipped for every member.
-fn skip(run: &Run, phase: Phase, members: &[bool], report: &mut Report) {
-    let skipped = (0..run.graph.len()).filter(|&i| members[i]).map(|i| skipped(run, i, phase));
+fn skip(run: &Run, phase: Phase, members: &[bool], shutdown_began: Instant, report: &mut Report) {
+    let now = shutdown_began.elapsed();
+    let skipped = (0..run.graph.len())
+        .filter(|&i| members[i])
+        .map(|i| skipped(run, i, phase, now));
     report.shutdown.extend(skipped);
 }
 
-fn skipped(run: &Run, i: usize, phase: Phase) -> Record {
+fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record {
     Record {
         component: run.graph.nodes[i].name(),
         phase,
         outcome: Outcome::Skipped,
+        began: at,
         duration: std::time::Duration::ZERO,
     }
 }
@@ -170,12 +218,27 @@ fn abort_tasks(run: &Run) {
 
 /// One component's hook for one shutdown phase. Its deadline counts from the
 /// start of the phase, so a phase never outlasts its longest deadline.
-fn hook(run: &Run, i: usize, phase: Phase, phase_began: Instant) -> impl std::future::Future<Output = Record> + Send + 'static {
+fn hook(
+    run: &Run,
+    i: usize,
+    phase: Phase,
+    phase_began: Instant,
+    shutdown_began: Instant,
+) -> impl std::future::Future<Output = Record> + Send + 'static {
     let limit = run.graph.nodes[i].deadline(phase, &run.deadlines);
     let deadline = phase_began + limit;
     let node = run.nodes[i].clone();
     let hooks = run.slots[i].get().map(|instance| instance.hooks.clone());
-    let span = tracing::info_span!("phase", component = node.name, phase = %phase);
+    let span = tracing::info_span!(
+        "phase",
+        component = node.name,
+        phase = %phase,
+        deadline = ?limit,
+        outcome = tracing::field::Empty,
+        forced = tracing::field::Empty,
+        duration = tracing::field::Empty,
+    );
+    let record_span = span.clone();
     async move {
         let began = Instant::now();
         let cx = Context::new(node.clone(), phase, Some(deadline));
@@ -189,12 +252,12 @@ fn hook(run: &Run, i: usize, phase: Phase, phase_began: Instant) -> impl std::fu
             Phase::Drain => {
                 // The hook, then whatever is still in flight through the gate
                 // and the component's tracked tasks, all before one deadline.
-                guarded(deadline, limit, async {
+                let drain = guarded(deadline, limit, async {
                     let result = run_hook.await;
                     tokio::join!(node.gate.drained(), node.tasks.finished());
                     result
-                })
-                .await
+                });
+                drain_with_progress(&node, deadline, drain).await
             }
             _ => guarded(deadline, limit, run_hook).await,
         };
@@ -204,7 +267,16 @@ fn hook(run: &Run, i: usize, phase: Phase, phase_began: Instant) -> impl std::fu
         if let (Phase::Drain, Outcome::TimedOut { detail, .. }) = (phase, &mut outcome) {
             *detail = cut_off(&node);
         }
-        let record = Record { component: node.name, phase, outcome, duration: began.elapsed() };
+        let record = Record {
+            component: node.name,
+            phase,
+            outcome,
+            began: began.saturating_duration_since(shutdown_began),
+            duration: began.elapsed(),
+        };
+        record_span.record("outcome", record.outcome.kind());
+        record_span.record("forced", record.outcome.is_forced());
+        record_span.record("duration", tracing::field::debug(record.duration));
         if record.outcome.is_completed() {
             tracing::info!(duration = ?record.duration, "{phase} completed");
         } else {

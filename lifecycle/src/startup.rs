@@ -46,12 +46,14 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
 
     if let Err(stopped) = walked {
         // Cut short by a failure elsewhere or a shutdown request.
+        let stopped_at = run.started_at.elapsed();
         for (i, ran_for) in stopped.cancelled {
             let phase = if run.slots[i].get().is_some() { Phase::Start } else { Phase::Init };
             report.startup.push(Record {
                 component: run.graph.nodes[i].name(),
                 phase,
                 outcome: Outcome::Interrupted,
+                began: stopped_at.saturating_sub(ran_for),
                 duration: ran_for,
             });
         }
@@ -74,7 +76,15 @@ fn start_one(run: &Run, i: usize) -> impl std::future::Future<Output = Vec<Recor
             store.push((run.graph.nodes[d].registration.type_id)(), instance.any.clone());
         }
     }
-    let span = tracing::info_span!("start", component = registration.name);
+    let span = tracing::info_span!(
+        "start",
+        component = registration.name,
+        deadline = ?limit,
+        outcome = tracing::field::Empty,
+        duration = tracing::field::Empty,
+    );
+    let record_span = span.clone();
+    let run_began = run.started_at;
     async move {
         let name = registration.name;
         let began = Instant::now();
@@ -86,8 +96,16 @@ fn start_one(run: &Run, i: usize) -> impl std::future::Future<Output = Vec<Recor
             Ok(())
         })
         .await;
-        let init = Record { component: name, phase: Phase::Init, outcome, duration: began.elapsed() };
+        let init = Record {
+            component: name,
+            phase: Phase::Init,
+            outcome,
+            began: began.saturating_duration_since(run_began),
+            duration: began.elapsed(),
+        };
         let Some(instance) = instance.filter(|_| init.outcome.is_completed()) else {
+            record_span.record("outcome", init.outcome.kind());
+            record_span.record("duration", tracing::field::debug(init.duration));
             tracing::error!(outcome = %init.outcome, "init did not complete");
             return vec![init];
         };
@@ -99,7 +117,15 @@ fn start_one(run: &Run, i: usize) -> impl std::future::Future<Output = Vec<Recor
         let began_start = Instant::now();
         let cx = Context::new(shared, Phase::Start, Some(deadline));
         let outcome = guarded(deadline, limit, hooks.run(Phase::Start, &cx)).await;
-        let start = Record { component: name, phase: Phase::Start, outcome, duration: began_start.elapsed() };
+        let start = Record {
+            component: name,
+            phase: Phase::Start,
+            outcome,
+            began: began_start.saturating_duration_since(run_began),
+            duration: began_start.elapsed(),
+        };
+        record_span.record("outcome", start.outcome.kind());
+        record_span.record("duration", tracing::field::debug(began.elapsed()));
         if start.outcome.is_completed() {
             tracing::info!(duration = ?began.elapsed(), "started");
         } else {

@@ -1,6 +1,10 @@
 //! Shared support for the integration tests: running example binaries as
 //! real processes, sending them signals, and reading what they print.
 
+pub mod haproxy;
+pub mod load;
+pub mod services;
+
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};

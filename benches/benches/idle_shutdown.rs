@@ -1,0 +1,188 @@
+//! Figure 1: idle shutdown latency, from the trigger to `run()` returning, for
+//! 10, 100, 1,000 and 10,000 components with no-op hooks; against
+//! tokio-graceful-shutdown with as many subsystems, and a hand-rolled
+//! `CancellationToken` + `TaskTracker` with as many tasks.
+//!
+//! `cargo bench -p lifecycle-benches --bench idle_shutdown`
+
+use lifecycle::{Lifecycle, Phase};
+use lifecycle_benches::families::FAMILIES;
+use lifecycle_benches::{invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, wait_until, Samples, Table};
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::runtime::Runtime;
+use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// tokio-graceful-shutdown's default error type.
+type Boxed = Box<dyn std::error::Error + Send + Sync>;
+
+const READY_LIMIT: Duration = Duration::from_secs(60);
+/// Left between "everything is up" and the trigger, so start-up work is over.
+const SETTLE: Duration = Duration::from_millis(20);
+
+/// Ours: N components, trigger through a `ShutdownHandle`.
+/// Returns (trigger → `run()` returned, the report's own shutdown duration,
+/// each phase's span from its first hook's start to its last hook's end).
+fn ours(rt: &Runtime, family: fn(lifecycle::Builder) -> lifecycle::Builder, n: usize) -> (Duration, Duration, [Duration; 3]) {
+    let builder = family(Lifecycle::builder().handle_signals(false));
+    let handle = builder.shutdown_handle();
+    let health = builder.health();
+    let run = rt.spawn(builder.run_with_report());
+    wait_until(READY_LIMIT, || health.is_ready());
+    std::thread::sleep(SETTLE);
+    let began = Instant::now();
+    handle.shutdown();
+    let report = rt.block_on(run).expect("run task").expect("run");
+    let took = began.elapsed();
+    assert!(report.is_clean(), "unclean: {}", report.failures());
+    assert_eq!(report.shutdown.len(), 3 * n, "one record per component and phase");
+    let span = |phase: Phase| {
+        let records = report.shutdown.iter().filter(|r| r.phase == phase);
+        let first = records.clone().map(|r| r.began).min().unwrap_or_default();
+        let last = records.map(|r| r.began + r.duration).max().unwrap_or_default();
+        last.saturating_sub(first)
+    };
+    (took, report.shutdown_duration, Phase::SHUTDOWN.map(span))
+}
+
+/// tokio-graceful-shutdown: N subsystems that wait for the shutdown request.
+fn tgs(rt: &Runtime, n: usize) -> Duration {
+    let token = CancellationToken::new();
+    let up = Arc::new(AtomicUsize::new(0));
+    let counter = up.clone();
+    let toplevel = rt.block_on(async {
+        Toplevel::<Boxed>::new_with_shutdown_token(
+            async move |s: &mut SubsystemHandle| {
+                for i in 0..n {
+                    let up = counter.clone();
+                    s.start(SubsystemBuilder::new(
+                        format!("s{i}"),
+                        async move |h: &mut SubsystemHandle| {
+                            up.fetch_add(1, Ordering::Release);
+                            h.on_shutdown_requested().await;
+                            Ok::<(), Infallible>(())
+                        },
+                    ));
+                }
+            },
+            token.clone(),
+        )
+    });
+    let run = rt.spawn(toplevel.handle_shutdown_requests(Duration::from_secs(30)));
+    wait_until(READY_LIMIT, || up.load(Ordering::Acquire) == n);
+    std::thread::sleep(SETTLE);
+    let began = Instant::now();
+    token.cancel();
+    rt.block_on(run).expect("run task").expect("clean shutdown");
+    began.elapsed()
+}
+
+/// Hand-rolled: N tasks on a `TaskTracker` waiting on a `CancellationToken`;
+/// the "main" task waits for the token, closes the tracker and waits for it.
+fn hand_rolled(rt: &Runtime, n: usize) -> Duration {
+    let token = CancellationToken::new();
+    let tracker = TaskTracker::new();
+    let up = Arc::new(AtomicUsize::new(0));
+    let _enter = rt.enter();
+    for _ in 0..n {
+        let token = token.clone();
+        let up = up.clone();
+        tracker.spawn(async move {
+            up.fetch_add(1, Ordering::Release);
+            token.cancelled().await;
+        });
+    }
+    let main = {
+        let token = token.clone();
+        rt.spawn(async move {
+            token.cancelled().await;
+            tracker.close();
+            tracker.wait().await;
+        })
+    };
+    wait_until(READY_LIMIT, || up.load(Ordering::Acquire) == n);
+    std::thread::sleep(SETTLE);
+    let began = Instant::now();
+    token.cancel();
+    rt.block_on(main).expect("main task");
+    began.elapsed()
+}
+
+fn main() {
+    if !invoked_as_bench("idle_shutdown") {
+        return;
+    }
+    let rt = runtime();
+    let runs = repeats(7);
+    // `BENCH_SIZES=1000,10000` runs only those sizes; `BENCH_PEERS=0` only ours
+    // (for profiling).
+    let sizes: Option<Vec<usize>> = std::env::var("BENCH_SIZES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|s| s.trim().parse().ok()).collect());
+    let peers = std::env::var("BENCH_PEERS").as_deref() != Ok("0");
+    println!("Figure 1: idle shutdown latency, trigger -> run() returns (median of {runs} runs, min-max)\n");
+    let mut table = Table::new(&[
+        "components",
+        "lifecycle",
+        "(its report)",
+        "tokio-graceful-shutdown",
+        "TaskTracker + token",
+        "vs tgs",
+        "vs TaskTracker",
+        "target",
+    ]);
+    let mut phases = Table::new(&["components", "trigger -> run() returns", "stop_intake", "drain", "teardown", "rest"]);
+    for &(n, family) in FAMILIES.iter().filter(|f| sizes.as_ref().is_none_or(|s| s.contains(&f.0))) {
+        let [mut o, mut own, mut g, mut h] = <[Samples; 4]>::default();
+        let mut spans = <[Samples; 4]>::default();
+        // Interleaved, so noise from other work on the machine spreads evenly.
+        for _ in 0..runs {
+            let (took, reported, by_phase) = ours(&rt, family, n);
+            o.push(took);
+            own.push(reported);
+            for (i, d) in by_phase.iter().enumerate() {
+                spans[i].push(*d);
+            }
+            spans[3].push(took.saturating_sub(by_phase.iter().sum()));
+            if peers {
+                g.push(tgs(&rt, n));
+                h.push(hand_rolled(&rt, n));
+            }
+        }
+        phases.row(
+            std::iter::once(n.to_string())
+                .chain(std::iter::once(secs(o.median())))
+                .chain(spans.iter().map(|s| secs(s.median())))
+                .collect(),
+        );
+        let best = g.median().min(h.median());
+        let mut target = if o.median() <= best { "met".to_owned() } else { "MISSED (> best peer)".to_owned() };
+        if n == 10_000 {
+            let under = o.median() < 0.050;
+            target = match (target.as_str(), under) {
+                ("met", true) => "met (< 50 ms)".to_owned(),
+                ("met", false) => "MISSED (>= 50 ms)".to_owned(),
+                (_, true) => "MISSED (> best peer; < 50 ms met)".to_owned(),
+                (_, false) => "MISSED (> best peer, >= 50 ms)".to_owned(),
+            };
+        }
+        table.row(vec![
+            n.to_string(),
+            secs_spread(&o),
+            secs(own.median()),
+            secs_spread(&g),
+            secs_spread(&h),
+            ratio(o.median(), g.median()),
+            ratio(o.median(), h.median()),
+            target,
+        ]);
+        eprintln!("  {n} components done");
+    }
+    table.print();
+    println!("Where lifecycle's time goes (medians; a phase from its first hook's start to its last hook's end):\n");
+    phases.print();
+}

@@ -1,0 +1,331 @@
+//! The shop's API role: `POST /orders` and `GET /orders/{id}`, and the
+//! outbox relay that gets every committed order onto the queue.
+
+use super::{Db, Settings};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use lifecycle::amqp::Publisher;
+use lifecycle::http::Server;
+use lifecycle::postgres::sqlx;
+use lifecycle::{Component, Context, Dep, Deps, Service};
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// What the shop sells: SKU and unit price in cents.
+const CATALOG: &[(&str, i64)] = &[
+    ("tea-earl-grey", 450),
+    ("tea-sencha", 620),
+    ("mug-stoneware", 1800),
+];
+
+/// How often the relay looks for orders whose publish did not happen.
+const RELAY_EVERY: Duration = Duration::from_secs(1);
+
+/// The message for order `id`: its id is the worker's idempotency key, so a
+/// message published twice (by the request and by the relay) ships once.
+fn message_id(order: i64) -> String {
+    format!("order-{order}")
+}
+
+/// Publishes orders to the queue: right after each commit, and through the
+/// outbox for what that missed. Closes its broker connection at teardown,
+/// after the API (which depends on it) drained.
+#[derive(Component)]
+#[component(depends_on = [Settings, Db])]
+pub struct Outbox {
+    settings: Dep<Settings>,
+    db: Dep<Db>,
+    publisher: Publisher,
+}
+
+impl Outbox {
+    /// Publishes order `id` and removes it from the outbox.
+    async fn publish(&self, id: i64) -> lifecycle::Result<()> {
+        self.publisher
+            .publish(
+                &self.settings.queue,
+                &message_id(id),
+                id.to_string().as_bytes(),
+            )
+            .await?;
+        sqlx::query("DELETE FROM outbox WHERE order_id = $1")
+            .bind(id)
+            .execute(self.db.pool.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Publishes what the outbox holds that is older than `age`. Rows are
+    /// locked while being published, so two relays never send the same row
+    /// at once (and if they did, the worker would ship it once).
+    async fn relay(&self, age: Duration) -> lifecycle::Result<usize> {
+        let mut tx = self.db.pool.begin().await?;
+        let ids: Vec<i64> = sqlx::query_scalar(
+            "SELECT order_id FROM outbox WHERE created_at <= now() - make_interval(secs => $1)
+             ORDER BY order_id LIMIT 500 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(age.as_secs_f64())
+        .fetch_all(&mut *tx)
+        .await?;
+        for &id in &ids {
+            self.publisher
+                .publish(
+                    &self.settings.queue,
+                    &message_id(id),
+                    id.to_string().as_bytes(),
+                )
+                .await?;
+            sqlx::query("DELETE FROM outbox WHERE order_id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len())
+    }
+}
+
+impl Service for Outbox {
+    async fn init(deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let settings = deps.get::<Settings>();
+        let publisher = Publisher::connect(&settings.amqp_url).await?;
+        publisher.declare_queue(&settings.queue).await?;
+        Ok(Outbox {
+            settings,
+            db: deps.get::<Db>(),
+            publisher,
+        })
+    }
+
+    async fn start(&self, _cx: &Context) -> lifecycle::Result<()> {
+        // What a previous instance left (killed between commit and publish).
+        let sent = self.relay(Duration::ZERO).await?;
+        if sent > 0 {
+            tracing::info!(sent, "published orders left in the outbox");
+        }
+        Ok(())
+    }
+
+    /// Every component has drained (the API depends on this one), so every
+    /// order is committed: publish what the outbox still holds, then close
+    /// the connection. A flush, so it runs in teardown, which has its own
+    /// deadline even when a drain used all of its own.
+    async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
+        let flushed = self.relay(Duration::ZERO).await;
+        if let Ok(sent) = &flushed {
+            tracing::info!(component = cx.name(), sent, "outbox flushed");
+        }
+        let closed = self.publisher.teardown(cx).await;
+        flushed?;
+        closed
+    }
+}
+
+/// The HTTP API, served with connection draining and health probes.
+#[derive(Component)]
+#[component(depends_on = [Settings, Db, Outbox])]
+pub struct Api {
+    server: Server,
+    outbox: Dep<Outbox>,
+}
+
+impl Service for Api {
+    async fn init(deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let settings = deps.get::<Settings>();
+        let shop = Shop {
+            db: deps.get::<Db>(),
+            outbox: deps.get::<Outbox>(),
+            line_delay: settings.line_delay,
+        };
+        let router = Router::new()
+            .route("/orders", post(create_order))
+            .route("/orders/{id}", get(order))
+            .with_state(shop);
+        let server = Server::new(router).bind_env("SHOP_ADDR", "127.0.0.1:8080")?;
+        Ok(Api {
+            server,
+            outbox: deps.get::<Outbox>(),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        // The relay: orders whose publish failed or never happened.
+        let outbox = self.outbox.clone();
+        let stop = cx.shutdown_started();
+        cx.spawn("outbox relay", async move {
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    () = tokio::time::sleep(RELAY_EVERY) => {}
+                }
+                if let Err(error) = outbox.relay(RELAY_EVERY * 2).await {
+                    tracing::warn!(error = %format_args!("{error:#}"), "outbox relay failed; retrying");
+                }
+            }
+        });
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+    async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.teardown(cx).await
+    }
+}
+
+#[derive(Clone)]
+struct Shop {
+    db: Dep<Db>,
+    outbox: Dep<Outbox>,
+    line_delay: Duration,
+}
+
+/// `POST /orders {"items": [{"sku": "tea-sencha", "quantity": 2}, ...]}`.
+#[derive(Debug, Deserialize)]
+struct NewOrder {
+    items: Vec<Item>,
+}
+
+#[derive(Debug, Deserialize, Serialize)]
+struct Item {
+    sku: String,
+    quantity: i32,
+}
+
+#[derive(Debug, Serialize)]
+struct Created {
+    id: i64,
+    lines: usize,
+    total_cents: i64,
+}
+
+#[derive(Debug, Serialize)]
+struct OrderView {
+    id: i64,
+    total_cents: i64,
+    items: Vec<Item>,
+    shipped: bool,
+}
+
+type Failure = (StatusCode, String);
+
+fn internal(error: impl std::fmt::Display) -> Failure {
+    tracing::error!(%error, "request failed");
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error".to_owned(),
+    )
+}
+
+async fn create_order(
+    State(shop): State<Shop>,
+    Json(order): Json<NewOrder>,
+) -> Result<(StatusCode, Json<Created>), Failure> {
+    if order.items.is_empty() || order.items.len() > 20 {
+        return Err((StatusCode::UNPROCESSABLE_ENTITY, "1 to 20 items".to_owned()));
+    }
+    let mut priced = Vec::with_capacity(order.items.len());
+    for item in &order.items {
+        let Some(&(_, price)) = CATALOG.iter().find(|(sku, _)| *sku == item.sku) else {
+            return Err((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("unknown sku {:?}", item.sku),
+            ));
+        };
+        if !(1..=100).contains(&item.quantity) {
+            return Err((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "quantity must be 1 to 100".to_owned(),
+            ));
+        }
+        priced.push((item, price));
+    }
+    let total: i64 = priced
+        .iter()
+        .map(|(item, price)| price * i64::from(item.quantity))
+        .sum();
+
+    // The order, its lines and its outbox row: all or nothing. If this
+    // request is cut off before the commit, the transaction rolls back.
+    let mut tx = shop.db.pool.begin().await.map_err(internal)?;
+    let id: i64 = sqlx::query_scalar(
+        "INSERT INTO orders (line_count, total_cents) VALUES ($1, $2) RETURNING id",
+    )
+    .bind(priced.len() as i32)
+    .bind(total)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(internal)?;
+    for (line, (item, price)) in priced.iter().enumerate() {
+        if !shop.line_delay.is_zero() {
+            tokio::time::sleep(shop.line_delay).await;
+        }
+        sqlx::query("INSERT INTO order_lines (order_id, line, sku, quantity, price_cents) VALUES ($1, $2, $3, $4, $5)")
+            .bind(id)
+            .bind(line as i32)
+            .bind(&item.sku)
+            .bind(item.quantity)
+            .bind(price)
+            .execute(&mut *tx)
+            .await
+            .map_err(internal)?;
+    }
+    sqlx::query("INSERT INTO outbox (order_id) VALUES ($1)")
+        .bind(id)
+        .execute(&mut *tx)
+        .await
+        .map_err(internal)?;
+    tx.commit().await.map_err(internal)?;
+
+    // Committed: the order exists. Publishing can fail without losing it;
+    // the relay will send it.
+    if let Err(error) = shop.outbox.publish(id).await {
+        tracing::warn!(order = id, error = %format_args!("{error:#}"), "publish failed; the outbox relay will retry");
+    }
+    let created = Created {
+        id,
+        lines: priced.len(),
+        total_cents: total,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+async fn order(State(shop): State<Shop>, Path(id): Path<i64>) -> Result<Json<OrderView>, Failure> {
+    let pool = shop.db.pool.pool();
+    let total: Option<i64> = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1")
+        .bind(id)
+        .fetch_optional(pool)
+        .await
+        .map_err(internal)?;
+    let Some(total_cents) = total else {
+        return Err((StatusCode::NOT_FOUND, format!("no order {id}")));
+    };
+    let items = sqlx::query_as::<_, (String, i32)>(
+        "SELECT sku, quantity FROM order_lines WHERE order_id = $1 ORDER BY line",
+    )
+    .bind(id)
+    .fetch_all(pool)
+    .await
+    .map_err(internal)?
+    .into_iter()
+    .map(|(sku, quantity)| Item { sku, quantity })
+    .collect();
+    let shipped: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM shipments WHERE order_id = $1)")
+            .bind(id)
+            .fetch_one(pool)
+            .await
+            .map_err(internal)?;
+    Ok(Json(OrderView {
+        id,
+        total_cents,
+        items,
+        shipped,
+    }))
+}

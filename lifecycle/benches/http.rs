@@ -1,0 +1,153 @@
+//! Requests/s of the orders example's handlers (without the simulated
+//! payment latency) served by `lifecycle::http::Server` against plain
+//! `axum::serve`, in the same run, on loopback. Prints both figures and
+//! their ratio (target: at least 0.97).
+//!
+//! ```text
+//! cargo bench -p lifecycle --features http --bench http
+//! LIFECYCLE_BENCH_SECS=5 cargo bench -p lifecycle --features http --bench http
+//! ```
+
+#[path = "../../examples/orders_api/handlers.rs"]
+mod handlers;
+#[allow(dead_code)]
+#[path = "../../tests/support/load.rs"]
+mod load;
+
+use lifecycle::http::Server;
+use lifecycle::{Component, Context, Deps, Lifecycle, Service};
+use std::net::SocketAddr;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+const CLIENTS: usize = 32;
+const ROUNDS: usize = 7;
+
+static LIFECYCLE_ADDR: OnceLock<SocketAddr> = OnceLock::new();
+
+/// The orders API served by lifecycle, as a user would write it.
+#[derive(Component)]
+struct BenchApi {
+    server: Server,
+}
+
+impl Service for BenchApi {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let router = handlers::router(Duration::ZERO);
+        Ok(BenchApi {
+            server: Server::new(router).bind(([127, 0, 0, 1], 0)),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        if let Some(addr) = self.server.local_addr() {
+            let _ = LIFECYCLE_ADDR.set(addr);
+        }
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+}
+
+/// Requests/s of `CLIENTS` keep-alive clients against `addr` for `length`.
+fn measure(addr: SocketAddr, length: Duration) -> f64 {
+    let began = Instant::now();
+    let load = load::Load::start(addr, CLIENTS);
+    std::thread::sleep(length);
+    let report = load.stop();
+    let elapsed = began.elapsed().as_secs_f64();
+    assert_eq!(
+        report.failed, 0,
+        "requests failed during the bench: {report:?}"
+    );
+    report.requests as f64 / elapsed
+}
+
+fn main() {
+    let seconds: f64 = std::env::var("LIFECYCLE_BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(1.5);
+    let length = Duration::from_secs_f64(seconds);
+
+    let servers = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("server runtime");
+    let (plain, shutdown, run) = servers.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let plain = listener.local_addr().expect("local_addr");
+        tokio::spawn(async move { axum::serve(listener, handlers::router(Duration::ZERO)).await });
+
+        let builder = Lifecycle::builder()
+            .only::<BenchApi>()
+            .handle_signals(false);
+        let shutdown = builder.shutdown_handle();
+        let run = tokio::spawn(builder.run());
+        while LIFECYCLE_ADDR.get().is_none() {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (plain, shutdown, run)
+    });
+    let graceful = *LIFECYCLE_ADDR.get().expect("lifecycle server listening");
+
+    // Warm up both, then measure in pairs, alternating which goes first so
+    // drift and neighbours' load hit both alike; the median of the per-pair
+    // ratios resists the noise of a shared machine.
+    measure(plain, Duration::from_millis(500));
+    measure(graceful, Duration::from_millis(500));
+    let (mut plain_rates, mut graceful_rates, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..ROUNDS {
+        let (p, g) = if round % 2 == 0 {
+            let p = measure(plain, length);
+            (p, measure(graceful, length))
+        } else {
+            let g = measure(graceful, length);
+            (measure(plain, length), g)
+        };
+        plain_rates.push(p);
+        graceful_rates.push(g);
+        ratios.push(g / p);
+    }
+    let median = |rates: &[f64]| {
+        let mut sorted = rates.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        sorted[sorted.len() / 2]
+    };
+    let ratio = median(&ratios);
+    let rounds = |rates: &[f64]| {
+        rates
+            .iter()
+            .map(|r| format!("{r:.0}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    println!("http bench: {CLIENTS} keep-alive clients, {ROUNDS} paired rounds of {seconds} s, POST /orders");
+    println!(
+        "plain axum::serve:        median {:>7.0} req/s  ({})",
+        median(&plain_rates),
+        rounds(&plain_rates)
+    );
+    println!(
+        "lifecycle::http::Server:  median {:>7.0} req/s  ({})",
+        median(&graceful_rates),
+        rounds(&graceful_rates)
+    );
+    println!(
+        "ratio (median of pairs): {ratio:.3} (target >= 0.97: {})",
+        if ratio >= 0.97 { "met" } else { "NOT met" }
+    );
+
+    shutdown.shutdown();
+    let result = servers.block_on(run).expect("lifecycle run task");
+    if let Err(e) = result {
+        eprintln!("lifecycle run did not end cleanly: {e}");
+    }
+}

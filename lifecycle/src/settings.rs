@@ -1,0 +1,395 @@
+//! Settings an operator changes without recompiling: deadlines, the grace
+//! period, strictness and the report's outputs, read from `LIFECYCLE_*`
+//! environment variables. Every name is listed in the docs of
+//! [`Builder`](crate::Builder) ("Configuration from the environment") and in
+//! the README.
+//!
+//! An environment variable wins over the builder; a component's own
+//! `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` wins over its attribute. Empty
+//! values count as unset. A value that does not parse fails the run at
+//! start-up with [`RunError::Config`] naming the variable.
+
+use crate::component::Timeouts;
+use crate::error::RunError;
+use crate::phase::Phase;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The prefix of every setting.
+pub(crate) const PREFIX: &str = "LIFECYCLE_";
+/// The platform's grace period.
+pub(crate) const GRACE_PERIOD: &str = "LIFECYCLE_GRACE_PERIOD";
+/// `1`/`true` makes a shutdown budget that does not fit an error.
+pub(crate) const STRICT_BUDGET: &str = "LIFECYCLE_STRICT_BUDGET";
+/// Where to write the JSON report: a path, or `-` for stdout.
+pub(crate) const REPORT_JSON: &str = "LIFECYCLE_REPORT_JSON";
+/// `0`/`false` turns off the report table on stderr.
+pub(crate) const REPORT_TABLE: &str = "LIFECYCLE_REPORT_TABLE";
+/// `dot`, `mermaid` or `json`: print the graph and exit, starting nothing.
+pub(crate) const PRINT_GRAPH: &str = "LIFECYCLE_PRINT_GRAPH";
+
+/// The phases that have a deadline setting, with their setting's stem.
+pub(crate) const DEADLINES: [(Phase, &str); 4] = [
+    (Phase::Start, "START_TIMEOUT"),
+    (Phase::StopIntake, "STOP_INTAKE_TIMEOUT"),
+    (Phase::Drain, "DRAIN_TIMEOUT"),
+    (Phase::Teardown, "TEARDOWN_TIMEOUT"),
+];
+
+/// Where settings come from: the process environment, or a map in tests.
+pub(crate) trait Source {
+    /// The value of `name`; `None` when unset or empty.
+    fn get(&self, name: &str) -> Option<String>;
+    /// Every name set that starts with [`PREFIX`].
+    fn names(&self) -> Vec<String>;
+}
+
+/// The process environment.
+pub(crate) struct ProcessEnv;
+
+impl Source for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        // A value that is not UTF-8 is kept (lossily) so that parsing it fails
+        // with the variable's name rather than being silently ignored.
+        std::env::var_os(name)
+            .map(|v| v.to_string_lossy().into_owned())
+            .filter(|v| !v.trim().is_empty())
+    }
+
+    fn names(&self) -> Vec<String> {
+        std::env::vars_os()
+            .filter_map(|(k, _)| k.into_string().ok())
+            .filter(|k| k.starts_with(PREFIX))
+            .collect()
+    }
+}
+
+/// The run-wide settings found in the environment; `None` where unset.
+#[derive(Debug, Default)]
+pub(crate) struct EnvSettings {
+    pub(crate) grace_period: Option<Duration>,
+    pub(crate) deadlines: Timeouts,
+    pub(crate) strict_budget: Option<bool>,
+    pub(crate) report_json: Option<PathBuf>,
+    pub(crate) report_table: Option<bool>,
+    pub(crate) print_graph: Option<crate::picture::GraphFormat>,
+}
+
+impl EnvSettings {
+    /// Reads and validates every run-wide setting.
+    pub(crate) fn read(source: &dyn Source) -> Result<EnvSettings, RunError> {
+        let mut settings = EnvSettings {
+            grace_period: duration(source, GRACE_PERIOD)?,
+            strict_budget: flag(source, STRICT_BUDGET)?,
+            report_json: source.get(REPORT_JSON).map(PathBuf::from),
+            report_table: flag(source, REPORT_TABLE)?,
+            ..EnvSettings::default()
+        };
+        for (phase, stem) in DEADLINES {
+            let value = duration(source, &format!("{PREFIX}{stem}"))?;
+            set(&mut settings.deadlines, phase, value);
+        }
+        if let Some(format) = source.get(PRINT_GRAPH) {
+            let format = format.parse().map_err(|error| match error {
+                RunError::Config { reason, .. } => config(PRINT_GRAPH, reason),
+                other => other,
+            })?;
+            settings.print_graph = Some(format);
+        }
+        Ok(settings)
+    }
+}
+
+/// A component's overrides from `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT`.
+pub(crate) fn component_timeouts(
+    source: &dyn Source,
+    component: &str,
+) -> Result<Timeouts, RunError> {
+    let mut timeouts = Timeouts::default();
+    for (phase, stem) in DEADLINES {
+        let value = duration(source, &component_setting(component, stem))?;
+        set(&mut timeouts, phase, value);
+    }
+    Ok(timeouts)
+}
+
+/// The name of a component's deadline setting:
+/// `component_setting("OrdersDb", "DRAIN_TIMEOUT")` is `LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT`.
+pub(crate) fn component_setting(component: &str, stem: &str) -> String {
+    format!("{PREFIX}{}_{stem}", upper_snake(component))
+}
+
+/// Deadline settings that name no known component: most likely a typo, and
+/// one that would silently do nothing.
+pub(crate) fn unknown_deadline_settings<'a>(
+    source: &dyn Source,
+    components: impl Iterator<Item = &'a str>,
+) -> Vec<String> {
+    let mut known: Vec<String> = DEADLINES
+        .iter()
+        .map(|(_, stem)| format!("{PREFIX}{stem}"))
+        .collect();
+    for component in components {
+        known.extend(
+            DEADLINES
+                .iter()
+                .map(|(_, stem)| component_setting(component, stem)),
+        );
+    }
+    let mut unknown: Vec<String> = source
+        .names()
+        .into_iter()
+        .filter(|name| name.ends_with("_TIMEOUT") && !known.contains(name))
+        .collect();
+    unknown.sort();
+    unknown
+}
+
+fn set(timeouts: &mut Timeouts, phase: Phase, value: Option<Duration>) {
+    match phase {
+        Phase::Init | Phase::Start => timeouts.start = value,
+        Phase::StopIntake => timeouts.stop_intake = value,
+        Phase::Drain => timeouts.drain = value,
+        Phase::Teardown => timeouts.teardown = value,
+    }
+}
+
+fn config(setting: &str, reason: impl Into<String>) -> RunError {
+    RunError::Config {
+        setting: setting.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+fn duration(source: &dyn Source, name: &str) -> Result<Option<Duration>, RunError> {
+    let Some(text) = source.get(name) else {
+        return Ok(None);
+    };
+    parse_duration(&text).map(Some).map_err(|why| {
+        config(
+            name,
+            format!("`{text}` is not a deadline: {why}; write it like 250ms, 10s, 2m or 1m30s"),
+        )
+    })
+}
+
+fn flag(source: &dyn Source, name: &str) -> Result<Option<bool>, RunError> {
+    let Some(text) = source.get(name) else {
+        return Ok(None);
+    };
+    match text.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(Some(true)),
+        "0" | "false" | "no" | "off" => Ok(Some(false)),
+        _ => Err(config(
+            name,
+            format!("`{text}` is not a switch: use 1 or 0 (true/false, yes/no, on/off)"),
+        )),
+    }
+}
+
+/// Parses a deadline the way the `#[component]` attribute does: `250ms`,
+/// `10s`, `2m`, `1h`, and sums like `1m30s`. Zero is refused: a zero deadline
+/// cancels every hook at once.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, &'static str> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err("it is empty");
+    }
+    let mut total: u64 = 0;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return Err("expected a number");
+        }
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| "the number is too large")?;
+        rest = &rest[digits..];
+        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
+        let factor: u64 = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "" => return Err("the unit is missing"),
+            _ => return Err("unknown unit (use ms, s, m or h)"),
+        };
+        rest = &rest[unit_len..];
+        let part = number
+            .checked_mul(factor)
+            .ok_or("the duration is too large")?;
+        total = total.checked_add(part).ok_or("the duration is too large")?;
+    }
+    if total == 0 {
+        return Err("a deadline must be longer than zero");
+    }
+    Ok(Duration::from_millis(total))
+}
+
+/// Writes a deadline back the way it is configured: `250ms`, `10s`, `1m30s`.
+pub(crate) fn format_deadline(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms == 0 {
+        return format!("{}µs", d.as_micros());
+    }
+    let (h, m, s, ms) = (
+        ms / 3_600_000,
+        ms / 60_000 % 60,
+        ms / 1_000 % 60,
+        ms % 1_000,
+    );
+    let mut out = String::new();
+    for (value, unit) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
+        if value > 0 {
+            out.push_str(&format!("{value}{unit}"));
+        }
+    }
+    out
+}
+
+/// `OrdersDb` → `ORDERS_DB`, `HTTPServer` → `HTTP_SERVER`, `Api` → `API`.
+pub(crate) fn upper_snake(name: &str) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !out.ends_with('_') {
+                out.push('_');
+            }
+            continue;
+        }
+        if c.is_uppercase() && i > 0 {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            let boundary =
+                prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower);
+            if boundary && !out.ends_with('_') {
+                out.push('_');
+            }
+        }
+        out.extend(c.to_uppercase());
+    }
+    out.trim_matches('_').to_owned()
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    /// A fake environment.
+    pub(crate) struct Vars(pub(crate) HashMap<String, String>);
+
+    impl Vars {
+        pub(crate) fn of(pairs: &[(&str, &str)]) -> Vars {
+            Vars(
+                pairs
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            )
+        }
+    }
+
+    impl Source for Vars {
+        fn get(&self, name: &str) -> Option<String> {
+            self.0.get(name).filter(|v| !v.trim().is_empty()).cloned()
+        }
+        fn names(&self) -> Vec<String> {
+            self.0.keys().cloned().collect()
+        }
+    }
+
+    #[test]
+    fn durations_parse_like_the_attribute() {
+        let ms = |t| parse_duration(t).map(|d| d.as_millis());
+        assert_eq!(ms("250ms"), Ok(250));
+        assert_eq!(ms("10s"), Ok(10_000));
+        assert_eq!(ms("2m"), Ok(120_000));
+        assert_eq!(ms("1m30s"), Ok(90_000));
+        assert_eq!(ms(" 1h "), Ok(3_600_000));
+        assert!(ms("10").is_err());
+        assert!(ms("10x").is_err());
+        assert!(ms("0s").is_err());
+        assert!(ms("s").is_err());
+        assert!(ms("1.5s").is_err());
+    }
+
+    #[test]
+    fn deadlines_format_back() {
+        assert_eq!(format_deadline(Duration::from_millis(250)), "250ms");
+        assert_eq!(format_deadline(Duration::from_secs(90)), "1m30s");
+        assert_eq!(format_deadline(Duration::from_millis(10_500)), "10s500ms");
+        assert_eq!(format_deadline(Duration::from_secs(30)), "30s");
+    }
+
+    #[test]
+    fn component_names_become_upper_snake() {
+        assert_eq!(upper_snake("Api"), "API");
+        assert_eq!(upper_snake("OrdersDb"), "ORDERS_DB");
+        assert_eq!(upper_snake("HTTPServer"), "HTTP_SERVER");
+        assert_eq!(upper_snake("Db2Pool"), "DB2_POOL");
+        assert_eq!(upper_snake("orders_api"), "ORDERS_API");
+        assert_eq!(
+            component_setting("OrdersDb", "DRAIN_TIMEOUT"),
+            "LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT"
+        );
+    }
+
+    #[test]
+    fn settings_are_read_and_bad_values_name_the_variable() {
+        let vars = Vars::of(&[
+            ("LIFECYCLE_GRACE_PERIOD", "45s"),
+            ("LIFECYCLE_DRAIN_TIMEOUT", "1m30s"),
+            ("LIFECYCLE_STRICT_BUDGET", "1"),
+            ("LIFECYCLE_TEARDOWN_TIMEOUT", ""),
+            ("LIFECYCLE_PRINT_GRAPH", "mermaid"),
+        ]);
+        let settings = EnvSettings::read(&vars).unwrap();
+        assert_eq!(settings.grace_period, Some(Duration::from_secs(45)));
+        assert_eq!(settings.deadlines.drain, Some(Duration::from_secs(90)));
+        assert_eq!(settings.deadlines.teardown, None, "empty is unset");
+        assert_eq!(settings.strict_budget, Some(true));
+        assert_eq!(
+            settings.print_graph,
+            Some(crate::picture::GraphFormat::Mermaid)
+        );
+
+        for (name, value) in [
+            ("LIFECYCLE_DRAIN_TIMEOUT", "10"),
+            ("LIFECYCLE_GRACE_PERIOD", "soon"),
+            ("LIFECYCLE_STRICT_BUDGET", "maybe"),
+            ("LIFECYCLE_PRINT_GRAPH", "png"),
+        ] {
+            match EnvSettings::read(&Vars::of(&[(name, value)])) {
+                Err(RunError::Config { setting, reason }) => {
+                    assert_eq!(setting, name);
+                    assert!(reason.contains(value), "{reason}");
+                }
+                other => panic!("{name}={value}: expected a config error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn component_overrides_and_typos() {
+        let vars = Vars::of(&[
+            ("LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT", "3s"),
+            ("LIFECYCLE_ORDERZ_DB_DRAIN_TIMEOUT", "3s"),
+            ("LIFECYCLE_DRAIN_TIMEOUT", "3s"),
+        ]);
+        let timeouts = component_timeouts(&vars, "OrdersDb").unwrap();
+        assert_eq!(timeouts.drain, Some(Duration::from_secs(3)));
+        assert_eq!(timeouts.stop_intake, None);
+        assert_eq!(
+            unknown_deadline_settings(&vars, ["OrdersDb"].into_iter()),
+            vec!["LIFECYCLE_ORDERZ_DB_DRAIN_TIMEOUT".to_owned()]
+        );
+        let bad = Vars::of(&[("LIFECYCLE_API_STOP_INTAKE_TIMEOUT", "fast")]);
+        assert!(matches!(
+            component_timeouts(&bad, "Api"),
+            Err(RunError::Config { setting, .. }) if setting == "LIFECYCLE_API_STOP_INTAKE_TIMEOUT"
+        ));
+    }
+}

@@ -1,0 +1,615 @@
+//! The HTTP integration, phase by phase: in-process applications for the
+//! probes and the refusal of late requests, and the `orders` example as a
+//! real process for signals and exit codes.
+
+use axum::routing::get;
+use axum::Router;
+use hyper::{Method, StatusCode};
+use lifecycle::http::{GateLayer, Server};
+use lifecycle::{Component, Context, Deps, Gate, Lifecycle, Service};
+use lifecycle_suite::load::{request, Client, CHECKOUT};
+use lifecycle_suite::{position, Process};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Bound addresses, published by the test components once they listen.
+static ADDRS: Mutex<Option<HashMap<&'static str, SocketAddr>>> = Mutex::new(None);
+
+fn publish(key: &'static str, addr: SocketAddr) {
+    ADDRS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .insert(key, addr);
+}
+
+async fn addr_of(key: &'static str) -> SocketAddr {
+    for _ in 0..500 {
+        if let Some(addr) = ADDRS
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|m| m.get(key).copied())
+        {
+            return addr;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("{key} never started listening");
+}
+
+async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if condition() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+fn local() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+// --- Requests on a kept-alive connection after intake stopped ---------------
+
+/// Takes a while to stop its intake, so that drain (which closes idle
+/// connections) starts late and the window after the API's gate closed is
+/// wide enough to probe.
+#[derive(Component)]
+struct SlowIntake;
+
+impl Service for SlowIntake {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(SlowIntake)
+    }
+    async fn stop_intake(&self, _cx: &Context) -> lifecycle::Result<()> {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(())
+    }
+}
+
+#[derive(Component)]
+#[component(depends_on = [SlowIntake])]
+struct KeepAliveApi {
+    server: Server,
+}
+
+impl Service for KeepAliveApi {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let router = Router::new().route("/hello", get(|| async { "hello" }));
+        Ok(KeepAliveApi {
+            server: Server::new(router).bind(local()),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        publish("keepalive", self.server.local_addr().expect("started"));
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_request_on_kept_alive_connection_gets_503_and_close_not_a_reset() {
+    let builder = Lifecycle::builder()
+        .only::<KeepAliveApi>()
+        .handle_signals(false);
+    let shutdown = builder.shutdown_handle();
+    let run = tokio::spawn(builder.run_with_report());
+    let addr = addr_of("keepalive").await;
+
+    let mut client = Client::connect(addr).await.unwrap();
+    let first = client.send(Method::GET, "/hello", "").await.unwrap();
+    assert_eq!(first.status, StatusCode::OK);
+    assert!(!first.closes(), "a running server keeps connections alive");
+
+    shutdown.shutdown();
+    // The API's stop_intake (no withdrawal delay) closes its listener and
+    // gate at once; SlowIntake keeps drain from starting for a while.
+    wait_until("the listener is closed", || {
+        std::net::TcpStream::connect(addr).is_err()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let late = client
+        .send(Method::GET, "/hello", "")
+        .await
+        .expect("an answer, not a reset");
+    assert_eq!(late.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        late.closes(),
+        "a refused request must say Connection: close: {:?}",
+        late.headers
+    );
+    assert!(
+        !client.is_open().await,
+        "the server closes the connection after the 503"
+    );
+
+    let report = run.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}
+
+// --- Probes before start, while ready, during drain -------------------------
+
+static WARMED_UP: AtomicBool = AtomicBool::new(false);
+static DATABASE_UP: AtomicBool = AtomicBool::new(true);
+static RELEASE_SLOW: AtomicBool = AtomicBool::new(false);
+
+#[derive(Component)]
+struct ProbedApi {
+    server: Server,
+}
+
+impl Service for ProbedApi {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let router = Router::new().route(
+            "/slow",
+            get(|| async {
+                while !RELEASE_SLOW.load(Ordering::SeqCst) {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                "done"
+            }),
+        );
+        Ok(ProbedApi {
+            server: Server::new(router).bind(local()).health_listener(local()),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        publish("probed", self.server.local_addr().expect("started"));
+        publish(
+            "probed-health",
+            self.server.health_addr().expect("health listener"),
+        );
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+    async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.teardown(cx).await
+    }
+    async fn ready(&self) -> lifecycle::Result<()> {
+        if DATABASE_UP.load(Ordering::SeqCst) {
+            Ok(())
+        } else {
+            Err(lifecycle::Error::msg("database unreachable"))
+        }
+    }
+}
+
+/// Starts after the API and only once the test lets it: until then the
+/// application is not ready although the API listens.
+#[derive(Component)]
+#[component(depends_on = [ProbedApi])]
+struct Warmup;
+
+impl Service for Warmup {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(Warmup)
+    }
+    async fn start(&self, _cx: &Context) -> lifecycle::Result<()> {
+        while !WARMED_UP.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn probes_answer_before_start_while_ready_and_during_drain() {
+    let builder = Lifecycle::builder().only::<Warmup>().handle_signals(false);
+    let shutdown = builder.shutdown_handle();
+    let run = tokio::spawn(builder.run_with_report());
+    let health = addr_of("probed-health").await;
+    let api = addr_of("probed").await;
+
+    // Before every component started: live, not ready, and says why.
+    let live = request(health, Method::GET, "/health/live", "")
+        .await
+        .unwrap();
+    assert_eq!(live.status, StatusCode::OK);
+    let ready = request(health, Method::GET, "/health/ready", "")
+        .await
+        .unwrap();
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"ready":false,"not_ready":[{"component":"application","reason":"starting"}]}"#
+    );
+    assert_eq!(ready.headers["content-type"], "application/json");
+    // The probes moved to the health listener: the main one does not serve them.
+    let main = request(api, Method::GET, "/health/ready", "")
+        .await
+        .unwrap();
+    assert_eq!(main.status, StatusCode::NOT_FOUND);
+
+    // Started: ready.
+    WARMED_UP.store(true, Ordering::SeqCst);
+    let mut ready = request(health, Method::GET, "/health/ready", "")
+        .await
+        .unwrap();
+    for _ in 0..200 {
+        if ready.status == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        ready = request(health, Method::GET, "/health/ready", "")
+            .await
+            .unwrap();
+    }
+    assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
+    assert_eq!(ready.body, r#"{"ready":true}"#);
+
+    // A component's own check failing makes the application not ready.
+    DATABASE_UP.store(false, Ordering::SeqCst);
+    let ready = request(health, Method::GET, "/health/ready", "")
+        .await
+        .unwrap();
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"ready":false,"not_ready":[{"component":"ProbedApi","reason":"database unreachable"}]}"#
+    );
+    DATABASE_UP.store(true, Ordering::SeqCst);
+    let ready = request(health, Method::GET, "/health/ready", "")
+        .await
+        .unwrap();
+    assert_eq!(ready.status, StatusCode::OK);
+
+    // A request in flight keeps drain going; meanwhile the health listener
+    // still answers: live, and not ready because shutting down.
+    let slow = tokio::spawn(request(api, Method::GET, "/slow", ""));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shutdown.shutdown();
+    wait_until("the main listener is closed", || {
+        std::net::TcpStream::connect(api).is_err()
+    })
+    .await;
+    let live = request(health, Method::GET, "/health/live", "")
+        .await
+        .unwrap();
+    assert_eq!(live.status, StatusCode::OK);
+    let ready = request(health, Method::GET, "/health/ready", "")
+        .await
+        .unwrap();
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        r#"{"ready":false,"not_ready":[{"component":"application","reason":"shutting down"}]}"#
+    );
+    assert!(!run.is_finished(), "drain waits for the request in flight");
+
+    RELEASE_SLOW.store(true, Ordering::SeqCst);
+    let slow = slow
+        .await
+        .unwrap()
+        .expect("the in-flight request completes");
+    assert_eq!(slow.status, StatusCode::OK);
+    assert_eq!(slow.body, "done");
+    assert!(
+        slow.closes(),
+        "a draining HTTP/1.1 connection answers with Connection: close"
+    );
+    let report = run.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    // Torn down with the application.
+    assert!(
+        std::net::TcpStream::connect(health).is_err(),
+        "the health listener closes at teardown"
+    );
+}
+
+// --- The layer, for users who bring their own server ------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gate_layer_counts_requests_and_refuses_once_closed() {
+    use tower::ServiceExt;
+    let gate = Gate::new();
+    let release = std::sync::Arc::new(tokio::sync::Notify::new());
+    let wait = release.clone();
+    let app = Router::new()
+        .route(
+            "/work",
+            get(move || {
+                let wait = wait.clone();
+                async move {
+                    wait.notified().await;
+                    "worked"
+                }
+            }),
+        )
+        .layer(GateLayer::new(gate.clone()));
+
+    let request = || {
+        http::Request::get("/work")
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let in_flight = tokio::spawn(app.clone().oneshot(request()));
+    wait_until("the request is in flight", || gate.in_flight() == 1).await;
+
+    gate.close();
+    let refused = app.clone().oneshot(request()).await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(refused.headers()["connection"], "close");
+    assert_eq!(gate.in_flight(), 1, "a refused request is not counted");
+
+    release.notify_one();
+    let done = in_flight.await.unwrap().unwrap();
+    assert_eq!(done.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(done.into_body(), 1024).await.unwrap();
+    assert_eq!(&body[..], b"worked");
+    // The guard lives in the body: once it is consumed, nothing is in flight.
+    tokio::time::timeout(Duration::from_secs(5), gate.drained())
+        .await
+        .expect("the gate empties once the response is sent");
+}
+
+// --- The example as a real process ------------------------------------------
+
+fn orders(env: &[(&str, &str)]) -> (Process, SocketAddr) {
+    let port = lifecycle_suite::haproxy::free_port().to_string();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let mut vars = vec![("ORDERS_ADDR", addr.to_string())];
+    vars.extend(env.iter().map(|(k, v)| (*k, v.to_string())));
+    let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let mut process = Process::start("orders", &vars);
+    process.wait_for("ready", Duration::from_secs(10));
+    (process, addr)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_in_flight_at_sigterm_completes() {
+    let (process, addr) = orders(&[("ORDERS_PAYMENT_LATENCY_MS", "800")]);
+    let checkout = tokio::spawn(request(addr, Method::POST, "/orders", CHECKOUT));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    process.signal("TERM");
+
+    let reply = checkout
+        .await
+        .unwrap()
+        .expect("the checkout in flight is answered");
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert!(
+        reply.body.contains(r#""status":"confirmed""#),
+        "{}",
+        reply.body
+    );
+    let (status, lines) =
+        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
+            .await
+            .unwrap();
+    assert!(status.success(), "exit {status}:\n{}", lines.join("\n"));
+    assert!(position(&lines, "draining") < position(&lines, "drain completed"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stuck_handler_is_cut_at_the_drain_deadline_and_exit_is_non_zero() {
+    let (process, addr) = orders(&[
+        ("ORDERS_PAYMENT_LATENCY_MS", "600000"),
+        ("ORDERS_DRAIN_TIMEOUT_MS", "500"),
+    ]);
+    let checkout = tokio::spawn(request(addr, Method::POST, "/orders", CHECKOUT));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    process.signal("TERM");
+
+    let (status, lines) =
+        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
+            .await
+            .unwrap();
+    assert!(
+        !status.success(),
+        "a cut-off drain must exit non-zero:\n{}",
+        lines.join("\n")
+    );
+    let cut = &lines[position(&lines, "1 still in flight")];
+    assert!(cut.contains("drain"), "{cut}");
+    let reply = checkout.await.unwrap();
+    assert!(reply.is_err(), "the stuck request was cut off: {reply:?}");
+}
+
+#[test]
+fn unparsable_listen_address_fails_start_up_naming_the_setting() {
+    let process = Process::start("orders", &[("ORDERS_ADDR", "localhost:eighty")]);
+    let (status, lines) = process.wait(Duration::from_secs(20));
+    assert!(!status.success());
+    let line = &lines[position(&lines, "ORDERS_ADDR")];
+    assert!(line.contains("localhost:eighty"), "{line}");
+}
+
+// --- HTTP/2: GOAWAY, and the in-flight stream finishes -----------------------
+
+static RELEASE_H2: AtomicBool = AtomicBool::new(false);
+
+#[derive(Component)]
+struct H2Api {
+    server: Server,
+}
+
+impl Service for H2Api {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let router = Router::new()
+            .route("/hello", get(|| async { "hello" }))
+            .route(
+                "/slow",
+                get(|| async {
+                    while !RELEASE_H2.load(Ordering::SeqCst) {
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    "done"
+                }),
+            );
+        Ok(H2Api {
+            server: Server::new(router).bind(local()),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        publish("h2", self.server.local_addr().expect("started"));
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http2_connection_gets_goaway_and_its_stream_in_flight_finishes() {
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let builder = Lifecycle::builder().only::<H2Api>().handle_signals(false);
+    let shutdown = builder.shutdown_handle();
+    let run = tokio::spawn(builder.run_with_report());
+    let addr = addr_of("h2").await;
+
+    let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+            .await
+            .unwrap();
+    let connection = tokio::spawn(connection);
+    let get = |path: &str| {
+        http::Request::get(format!("http://{addr}{path}"))
+            .body(Empty::<bytes::Bytes>::new())
+            .unwrap()
+    };
+    let hello = sender.send_request(get("/hello")).await.unwrap();
+    assert_eq!(hello.status(), StatusCode::OK);
+    assert_eq!(hello.version(), http::Version::HTTP_2);
+
+    let slow = tokio::spawn(sender.send_request(get("/slow")));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    shutdown.shutdown();
+    wait_until("the listener is closed", || {
+        std::net::TcpStream::connect(addr).is_err()
+    })
+    .await;
+    // After the GOAWAY the connection takes no new stream.
+    let mut refused = false;
+    for _ in 0..100 {
+        if sender.send_request(get("/hello")).await.is_err() {
+            refused = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        refused,
+        "a draining HTTP/2 connection must refuse new streams (GOAWAY)"
+    );
+    assert!(!run.is_finished(), "drain waits for the stream in flight");
+
+    RELEASE_H2.store(true, Ordering::SeqCst);
+    let slow = slow.await.unwrap().expect("the stream in flight completes");
+    assert_eq!(slow.status(), StatusCode::OK);
+    let body = slow.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&body[..], b"done");
+    tokio::time::timeout(Duration::from_secs(5), connection)
+        .await
+        .expect("the connection closes once its last stream is done")
+        .unwrap()
+        .expect("closed gracefully, not reset");
+    let report = run.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}
+
+// --- Long-lived responses hear about the drain ------------------------------
+
+#[derive(Component)]
+struct EventsApi {
+    server: Server,
+}
+
+impl Service for EventsApi {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        use axum::response::sse::{Event, Sse};
+        use futures_util::StreamExt;
+        use lifecycle::http::ShutdownSignal;
+
+        let router = Router::new().route(
+            "/events",
+            get(|shutdown: ShutdownSignal| async move {
+                let ticks = futures_util::stream::unfold(0u64, |n| async move {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    Some((
+                        Ok::<_, std::convert::Infallible>(Event::default().data(n.to_string())),
+                        n + 1,
+                    ))
+                });
+                let bye = futures_util::stream::once(async {
+                    Ok(Event::default().event("bye").data("draining"))
+                });
+                Sse::new(ticks.take_until(shutdown.fired()).chain(bye))
+            }),
+        );
+        Ok(EventsApi {
+            server: Server::new(router).bind(local()),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        publish("events", self.server.local_addr().expect("started"));
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_sent_events_end_with_a_goodbye_when_draining_begins() {
+    let builder = Lifecycle::builder()
+        .only::<EventsApi>()
+        .handle_signals(false)
+        .drain_timeout(Duration::from_secs(5));
+    let shutdown = builder.shutdown_handle();
+    let run = tokio::spawn(builder.run_with_report());
+    let addr = addr_of("events").await;
+
+    let events = tokio::spawn(request(addr, Method::GET, "/events", ""));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(!events.is_finished(), "the stream runs until shutdown");
+    shutdown.shutdown();
+
+    let reply = tokio::time::timeout(Duration::from_secs(3), events)
+        .await
+        .expect("the stream ends once draining begins")
+        .unwrap()
+        .expect("ended cleanly");
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.body.contains("data: 0"), "{}", reply.body);
+    assert!(
+        reply
+            .body
+            .trim_end()
+            .ends_with("event: bye\ndata: draining"),
+        "{}",
+        reply.body
+    );
+    let report = run.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+}
