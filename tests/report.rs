@@ -371,13 +371,17 @@ fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
     );
     // The table, one row per hook.
     let header = lifecycle_suite::position(&lines, "shutdown after SIGINT: clean, took");
-    let columns: Vec<&str> = lines[header + 1].split_whitespace().collect();
+    // The table is on stderr and the logs on stdout: the two interleave in
+    // the merged output, so leave the log lines (they start with a date) out.
+    let is_log = |l: &str| l.get(..5).is_some_and(|d| d[..4].bytes().all(|b| b.is_ascii_digit()) && d.ends_with('-'));
+    let table: Vec<&String> = lines[header + 1..].iter().filter(|l| !is_log(l)).collect();
+    let columns: Vec<&str> = table[0].split_whitespace().collect();
     assert_eq!(
         columns,
         ["component", "phase", "outcome", "duration", "forced"],
         "{output}"
     );
-    let rows: Vec<Vec<&str>> = lines[header + 2..]
+    let rows: Vec<Vec<&str>> = table[1..]
         .iter()
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .take_while(|cells| cells.len() == 5)

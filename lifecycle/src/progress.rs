@@ -28,9 +28,21 @@ pub(crate) async fn drain_with_progress<F: Future>(
             _ = ticks.tick() => {
                 // The component is in the enclosing span; the fields are for machines.
                 let in_flight = node.gate.in_flight();
+                let tasks = node.tasks.running();
                 let left = deadline.saturating_duration_since(Instant::now()).as_secs_f64();
                 let left_s = (left * 10.0).round() / 10.0;
-                tracing::info!(in_flight, left_s, "draining: {in_flight} in flight in {}, {left:.1} s left", node.name);
+                let and_tasks = match tasks {
+                    0 => String::new(),
+                    1 => " and 1 task".to_owned(),
+                    n => format!(" and {n} tasks"),
+                };
+                tracing::info!(
+                    in_flight,
+                    tasks,
+                    left_s,
+                    "draining: {in_flight} in flight{and_tasks} in {}, {left:.1} s left",
+                    node.name
+                );
             }
         }
     }

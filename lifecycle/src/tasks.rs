@@ -84,6 +84,11 @@ impl Tasks {
         }
     }
 
+    /// How many tracked tasks are running.
+    pub(crate) fn running(&self) -> usize {
+        self.lock().running.len()
+    }
+
     /// Aborts every running task and returns their names.
     pub(crate) fn abort_all(&self) -> Vec<String> {
         let running = std::mem::take(&mut self.lock().running);
