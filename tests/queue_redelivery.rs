@@ -164,3 +164,64 @@ fn every_message_is_processed_exactly_once_across_sigterm_and_sigkill() {
         began.elapsed()
     );
 }
+
+/// The idempotency key behind the exactly-once above: it counts only if its
+/// transaction commits, and a second delivery racing the first waits for it.
+#[test]
+fn an_idempotency_key_counts_only_once_committed() {
+    use lifecycle::postgres::{sqlx, Idempotency};
+    let Some(services) = services("idempotency") else {
+        return;
+    };
+    let db = services.db.clone();
+    let keys = Idempotency::new(&format!("{}.keys", services.name)).unwrap();
+    services.runtime.block_on(async {
+        let schema = format!("CREATE SCHEMA {}", services.name);
+        sqlx::query(sqlx::AssertSqlSafe(schema))
+            .execute(&db)
+            .await
+            .unwrap();
+        keys.create_table(&db).await.unwrap();
+
+        // Rolled back: as if it never happened.
+        let mut tx = db.begin().await.unwrap();
+        assert!(keys.first_time(&mut tx, "m-1").await.unwrap());
+        tx.rollback().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        assert!(
+            keys.first_time(&mut tx, "m-1").await.unwrap(),
+            "a rolled-back key does not count"
+        );
+        tx.commit().await.unwrap();
+        let mut tx = db.begin().await.unwrap();
+        assert!(
+            !keys.first_time(&mut tx, "m-1").await.unwrap(),
+            "a committed key counts"
+        );
+        tx.commit().await.unwrap();
+
+        // Two deliveries at once: the second waits for the first, then skips.
+        let mut first = db.begin().await.unwrap();
+        assert!(keys.first_time(&mut first, "m-2").await.unwrap());
+        let second = tokio::spawn({
+            let (db, keys) = (db.clone(), keys.clone());
+            async move {
+                let mut tx = db.begin().await.unwrap();
+                let fresh = keys.first_time(&mut tx, "m-2").await.unwrap();
+                tx.commit().await.unwrap();
+                fresh
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(
+            !second.is_finished(),
+            "the second delivery must wait for the first's transaction"
+        );
+        first.commit().await.unwrap();
+        assert!(
+            !second.await.unwrap(),
+            "the second delivery sees the first's key"
+        );
+    });
+    services.cleanup();
+}

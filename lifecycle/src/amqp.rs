@@ -117,6 +117,23 @@ pub struct Message {
 }
 
 impl Message {
+    /// A message with `data` and no properties, as if delivered for the
+    /// first time: for testing handlers without a broker.
+    pub fn new(data: impl Into<Vec<u8>>) -> Self {
+        Message {
+            data: data.into(),
+            properties: BasicProperties::default(),
+            routing_key: String::new(),
+            redelivered: false,
+        }
+    }
+
+    /// The same message with `message_id` set to `id`.
+    pub fn with_id(mut self, id: &str) -> Self {
+        self.properties = self.properties.with_message_id(id.into());
+        self
+    }
+
     /// The publisher's `message_id`, if it set one: the natural
     /// idempotency key.
     pub fn id(&self) -> Option<&str> {
@@ -782,13 +799,11 @@ mod tests {
 
     #[test]
     fn a_message_exposes_its_id_and_text() {
-        let message = Message {
-            data: b"42".to_vec(),
-            properties: BasicProperties::default().with_message_id("order-42".into()),
-            routing_key: "orders".to_owned(),
-            redelivered: false,
-        };
+        let message = Message::new("42").with_id("order-42");
         assert_eq!(message.id(), Some("order-42"));
         assert_eq!(message.text(), Ok("42"));
+        assert!(!message.redelivered);
+        assert_eq!(Message::new(vec![0xff]).id(), None);
+        assert!(Message::new(vec![0xff]).text().is_err());
     }
 }

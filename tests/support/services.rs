@@ -14,7 +14,7 @@ use lifecycle::amqp::lapin::types::FieldTable;
 use lifecycle::amqp::lapin::BasicProperties;
 use lifecycle::amqp::Publisher;
 use lifecycle::postgres::sqlx::{self, PgPool};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 /// The default database address.
@@ -36,6 +36,13 @@ pub struct Services {
     pub publisher: Publisher,
     /// A unique lower-case name for this run: use it for the schema and the queue.
     pub name: String,
+    cleaned: AtomicBool,
+}
+
+impl Drop for Services {
+    fn drop(&mut self) {
+        self.cleanup();
+    }
 }
 
 /// Connects to both servers, or returns `None` after printing
@@ -69,6 +76,7 @@ pub fn services(test: &str) -> Option<Services> {
             db,
             publisher,
             name: unique(test),
+            cleaned: AtomicBool::new(false),
         }),
         Err(why) => {
             assert!(
@@ -224,8 +232,13 @@ impl Services {
         });
     }
 
-    /// Drops the run's schema and queue.
+    /// Drops the run's schema and queue. Also done on drop, so a failed
+    /// test leaves nothing behind either; call it before asserting to have
+    /// it done while the runtime is surely usable.
     pub fn cleanup(&self) {
+        if self.cleaned.swap(true, Ordering::AcqRel) {
+            return;
+        }
         let drop_schema = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
         let _ = self.runtime.block_on(async {
             sqlx::query(sqlx::AssertSqlSafe(drop_schema))
