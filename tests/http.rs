@@ -613,3 +613,70 @@ async fn server_sent_events_end_with_a_goodbye_when_draining_begins() {
     let report = run.await.unwrap().unwrap();
     assert!(report.is_clean(), "{report:?}");
 }
+
+// --- Work that outlives its response, held in the gate -----------------------
+
+#[derive(Component)]
+#[component(drain_timeout = "5s")]
+struct ExportApi {
+    server: Server,
+}
+
+impl Service for ExportApi {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        use lifecycle::http::ShutdownSignal;
+
+        let router = Router::new().route(
+            "/export",
+            get(|shutdown: ShutdownSignal| async move {
+                let Ok(guard) = shutdown.hold() else {
+                    return StatusCode::SERVICE_UNAVAILABLE;
+                };
+                tokio::spawn(async move {
+                    let _in_flight = guard;
+                    shutdown.fired().await;
+                    // Saving progress takes a while after draining began.
+                    tokio::time::sleep(Duration::from_millis(400)).await;
+                });
+                StatusCode::ACCEPTED
+            }),
+        );
+        Ok(ExportApi {
+            server: Server::new(router).bind(local()),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        publish("export", self.server.local_addr().expect("started"));
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drain_waits_for_work_held_past_its_response() {
+    let builder = Lifecycle::builder()
+        .only::<ExportApi>()
+        .handle_signals(false);
+    let shutdown = builder.shutdown_handle();
+    let run = tokio::spawn(builder.run_with_report());
+    let addr = addr_of("export").await;
+
+    let reply = request(addr, Method::GET, "/export", "").await.unwrap();
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    shutdown.shutdown();
+    let report = run.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    let drain = report
+        .record("ExportApi", lifecycle::Phase::Drain)
+        .expect("drain record");
+    assert!(
+        drain.duration >= Duration::from_millis(350),
+        "drain must wait for the held work: {drain:?}"
+    );
+}

@@ -16,14 +16,25 @@ pub fn free_port() -> u16 {
         .expect("bind 127.0.0.1:0")
 }
 
-/// Whether `haproxy` is on `PATH`.
+/// The `haproxy` binary: from `PATH`, or Debian's `/usr/sbin/haproxy` when
+/// `PATH` lacks `/usr/sbin` (as for unprivileged users).
+pub fn binary() -> Option<PathBuf> {
+    ["haproxy", "/usr/sbin/haproxy"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|candidate| {
+            Command::new(candidate)
+                .arg("-v")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+/// Whether `haproxy` is installed.
 pub fn installed() -> bool {
-    Command::new("haproxy")
-        .arg("-v")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+    binary().is_some()
 }
 
 /// A running HAProxy balancing `servers` behind `frontend`.
@@ -77,7 +88,7 @@ impl Haproxy {
         }
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, config).expect("write haproxy.cfg");
-        let child = Command::new("haproxy")
+        let child = Command::new(binary().expect("haproxy installed"))
             .arg("-db")
             .arg("-f")
             .arg(&path)

@@ -14,7 +14,8 @@
 //! - [`GateLayer`]: the per-request accounting alone, for users who bring
 //!   their own server.
 //! - [`ShutdownSignal`]: an extractor that tells long-lived responses (SSE,
-//!   WebSocket) that draining began.
+//!   WebSocket) that draining began, and [holds](ShutdownSignal::hold) work
+//!   that outlives its response in the gate so drain waits for it.
 //!
 //! See [`Server`] for a complete component.
 

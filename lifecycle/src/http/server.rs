@@ -231,15 +231,25 @@ impl Server {
         if self.running.local_addr.get().is_some() {
             return Err(Error::AlreadyStarted.into());
         }
+        // Bind everything first, so a failure leaves nothing running.
         let listener = bind(self.addr).await?;
         let local = listener.local_addr()?;
+        let health = match (self.health_addr, &self.probes) {
+            (Some(addr), Some(probes)) => {
+                let listener = bind(addr).await?;
+                let local = listener.local_addr()?;
+                Some((listener, local, probes.clone()))
+            }
+            _ => None,
+        };
+
         let _ = self.running.local_addr.set(local);
         let app = Arc::new(App {
             router: Some(self.router.clone()),
-            probes: self.probes.clone().filter(|_| self.health_addr.is_none()),
+            probes: self.probes.clone().filter(|_| health.is_none()),
             health: cx.health().clone(),
             gate: cx.gate().clone(),
-            signal: self.running.draining.clone(),
+            signal: self.running.draining.with_gate(cx.gate().clone()),
         });
         cx.spawn(
             format!("http connections on {local}"),
@@ -251,25 +261,22 @@ impl Server {
                 self.running.draining.clone(),
             ),
         );
-        let mut health_local = None;
-        if let (Some(addr), Some(probes)) = (self.health_addr, &self.probes) {
-            let listener = bind(addr).await?;
-            let local = listener.local_addr()?;
+        let health_local = health.map(|(listener, local, probes)| {
             let _ = self.running.health_local_addr.set(local);
-            health_local = Some(local);
             let app = Arc::new(App {
                 router: None,
-                probes: Some(probes.clone()),
+                probes: Some(probes),
                 health: cx.health().clone(),
                 gate: Gate::new(),
                 signal: ShutdownSignal::new(),
             });
+            // Not tracked: it outlives drain, and teardown ends it.
             let forever = CancellationToken::new();
             let task = tokio::spawn(serve(
                 listener,
                 app,
                 forever.clone(),
-                forever.clone(),
+                forever,
                 ShutdownSignal::new(),
             ));
             *self
@@ -277,7 +284,8 @@ impl Server {
                 .health_task
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
-        }
+            local
+        });
         tracing::info!(
             component = cx.name(),
             addr = %local,

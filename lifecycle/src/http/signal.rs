@@ -1,5 +1,6 @@
 //! [`ShutdownSignal`]: tells long-lived responses that the server is draining.
 
+use crate::gate::{Gate, Guard, Refused};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use http::StatusCode;
@@ -29,11 +30,56 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Clone, Default)]
 pub struct ShutdownSignal {
     token: CancellationToken,
+    /// The serving component's gate, for [`hold`](ShutdownSignal::hold).
+    gate: Option<Gate>,
 }
 
 impl ShutdownSignal {
     pub(crate) fn new() -> Self {
         ShutdownSignal::default()
+    }
+
+    /// The same signal, counting held work in `gate`.
+    pub(crate) fn with_gate(&self, gate: Gate) -> Self {
+        ShutdownSignal {
+            token: self.token.clone(),
+            gate: Some(gate),
+        }
+    }
+
+    /// Counts work that outlives its response, such as a WebSocket session
+    /// running in its own task after the upgrade, as in flight until the
+    /// returned guard drops: drain waits for it, and at the drain deadline it
+    /// is reported as cut off. Move the guard into the session's task.
+    /// [`Refused`] once intake has stopped (or outside a [`Server`](super::Server)).
+    ///
+    /// For a WebSocket, take the guard in the handler and move it into the
+    /// `on_upgrade` callback; the same goes for any task a handler spawns:
+    ///
+    /// ```
+    /// use axum::http::StatusCode;
+    /// use lifecycle::http::ShutdownSignal;
+    /// use std::time::Duration;
+    ///
+    /// async fn start_export(shutdown: ShutdownSignal) -> StatusCode {
+    ///     let Ok(guard) = shutdown.hold() else {
+    ///         return StatusCode::SERVICE_UNAVAILABLE; // shutting down
+    ///     };
+    ///     tokio::spawn(async move {
+    ///         let _in_flight = guard;
+    ///         tokio::select! {
+    ///             _ = shutdown.fired() => { /* save progress, say goodbye */ }
+    ///             _ = tokio::time::sleep(Duration::from_secs(60)) => { /* the export */ }
+    ///         }
+    ///     });
+    ///     StatusCode::ACCEPTED
+    /// }
+    /// ```
+    pub fn hold(&self) -> Result<Guard, Refused> {
+        match &self.gate {
+            Some(gate) => gate.enter(),
+            None => Err(Refused),
+        }
     }
 
     pub(crate) fn fire(&self) {
