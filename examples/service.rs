@@ -130,7 +130,10 @@ impl Service for Jobs {
     }
 
     async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        tracing::info!(in_flight = cx.gate().in_flight(), "[Jobs] stop_intake: no new jobs");
+        tracing::info!(
+            in_flight = cx.gate().in_flight(),
+            "[Jobs] stop_intake: no new jobs"
+        );
         Ok(())
     }
 
@@ -153,8 +156,7 @@ async fn main() -> lifecycle::Result<()> {
     tracing_subscriber::fmt()
         .with_ansi(std::env::var_os("NO_COLOR").is_none())
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
     Lifecycle::run().await

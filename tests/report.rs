@@ -373,7 +373,10 @@ fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
     let header = lifecycle_suite::position(&lines, "shutdown after SIGINT: clean, took");
     // The table is on stderr and the logs on stdout: the two interleave in
     // the merged output, so leave the log lines (they start with a date) out.
-    let is_log = |l: &str| l.get(..5).is_some_and(|d| d[..4].bytes().all(|b| b.is_ascii_digit()) && d.ends_with('-'));
+    let is_log = |l: &str| {
+        l.get(..5)
+            .is_some_and(|d| d[..4].bytes().all(|b| b.is_ascii_digit()) && d.ends_with('-'))
+    };
     let table: Vec<&String> = lines[header + 1..].iter().filter(|l| !is_log(l)).collect();
     let columns: Vec<&str> = table[0].split_whitespace().collect();
     assert_eq!(

@@ -5,7 +5,9 @@
 //! All components of all tests live in this one binary, so each test runs only
 //! its own graph with `Builder::only` and keeps its own log.
 
-use lifecycle::{Component, Context, Deps, Lifecycle, Outcome, Phase, Report, Service, ShutdownReason};
+use lifecycle::{
+    Component, Context, Deps, Lifecycle, Outcome, Phase, Report, Service, ShutdownReason,
+};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -23,7 +25,12 @@ impl Log {
         self.0.lock().unwrap().push((entry.into(), Instant::now()));
     }
     fn entries(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|(e, _)| e.clone()).collect()
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(e, _)| e.clone())
+            .collect()
     }
     fn at(&self, entry: &str) -> Instant {
         self.0
@@ -95,7 +102,13 @@ mod graph {
     logged!(Repo, LOG, deps = [Db, Cache], init = INIT, hook = HOOK);
     logged!(Api, LOG, deps = [Repo], init = INIT, hook = HOOK);
     logged!(Worker, LOG, deps = [Repo], init = INIT, hook = HOOK);
-    logged!(Top, LOG, deps = [Api, Worker], init = Duration::ZERO, hook = Duration::ZERO);
+    logged!(
+        Top,
+        LOG,
+        deps = [Api, Worker],
+        init = Duration::ZERO,
+        hook = Duration::ZERO
+    );
 
     pub const EDGES: [(&str, &str); 8] = [
         ("Db", "Config"),
@@ -150,13 +163,20 @@ async fn starts_in_dependency_order_with_independent_components_concurrently() {
     for phase in ["stop_intake", "drain", "teardown"] {
         for (dependent, dependency) in EDGES {
             assert!(
-                LOG.index(&format!("{dependent}.{phase}")) < LOG.index(&format!("{dependency}.{phase}")),
+                LOG.index(&format!("{dependent}.{phase}"))
+                    < LOG.index(&format!("{dependency}.{phase}")),
                 "{dependent}.{phase} must come before {dependency}.{phase}: {entries:?}"
             );
         }
         // Independent components run their hook at the same time.
-        assert_eq!(LOG.at(&format!("Api.{phase}")), LOG.at(&format!("Worker.{phase}")));
-        assert_eq!(LOG.at(&format!("Db.{phase}")), LOG.at(&format!("Cache.{phase}")));
+        assert_eq!(
+            LOG.at(&format!("Api.{phase}")),
+            LOG.at(&format!("Worker.{phase}"))
+        );
+        assert_eq!(
+            LOG.at(&format!("Db.{phase}")),
+            LOG.at(&format!("Cache.{phase}"))
+        );
     }
     for name in ALL {
         for phase in Phase::SHUTDOWN {
@@ -171,7 +191,13 @@ async fn starts_in_dependency_order_with_independent_components_concurrently() {
 mod failing_init {
     use super::*;
     pub static LOG: Log = Log::new();
-    logged!(Config, LOG, deps = [], init = Duration::ZERO, hook = Duration::ZERO);
+    logged!(
+        Config,
+        LOG,
+        deps = [],
+        init = Duration::ZERO,
+        hook = Duration::ZERO
+    );
 
     #[derive(Component)]
     #[component(depends_on = [Config])]
@@ -226,19 +252,38 @@ async fn a_failing_init_shuts_down_what_was_built_or_started_and_names_the_culpr
     let error = quiet().only::<App>().run().await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("start-up failed"), "{message}");
-    assert!(message.contains("Db init failed: connection refused"), "{message}");
-    let report = error.report().expect("a start-up failure carries its report");
+    assert!(
+        message.contains("Db init failed: connection refused"),
+        "{message}"
+    );
+    let report = error
+        .report()
+        .expect("a start-up failure carries its report");
     assert_eq!(report.startup_failure, Some("Db"));
-    assert_eq!(report.reason, Some(ShutdownReason::StartupFailed { component: "Db" }));
+    assert_eq!(
+        report.reason,
+        Some(ShutdownReason::StartupFailed { component: "Db" })
+    );
     // No waiting for Cache's slow start: it was cut at the failure.
     assert!(Instant::now() - began < Duration::from_millis(300));
-    assert_eq!(report.record("Cache", Phase::Start).unwrap().outcome, Outcome::Interrupted);
+    assert_eq!(
+        report.record("Cache", Phase::Start).unwrap().outcome,
+        Outcome::Interrupted
+    );
 
     // Config started: it goes through all three phases. Cache was only built:
     // teardown only. App was never built.
     assert_eq!(
         LOG.entries(),
-        ["Config.init", "Config.start", "Cache.init", "Config.stop_intake", "Config.drain", "Cache.teardown", "Config.teardown"]
+        [
+            "Config.init",
+            "Config.start",
+            "Cache.init",
+            "Config.stop_intake",
+            "Config.drain",
+            "Cache.teardown",
+            "Config.teardown"
+        ]
     );
     assert!(report.record("Cache", Phase::StopIntake).is_none());
     assert!(!APP_BUILT.load(Ordering::SeqCst));
@@ -265,17 +310,35 @@ async fn a_start_past_its_deadline_is_cut_and_reported() {
     let began = Instant::now();
     let error = quiet().only::<slow_start::Slow>().run().await.unwrap_err();
     assert_eq!(Instant::now() - began, Duration::from_secs(1));
-    assert!(error.to_string().contains("Slow start timed out after 1s"), "{error}");
+    assert!(
+        error.to_string().contains("Slow start timed out after 1s"),
+        "{error}"
+    );
     // It was built, so it still got its teardown.
     let report = error.report().unwrap();
-    assert_eq!(report.record("Slow", Phase::Teardown).unwrap().outcome, Outcome::Completed);
+    assert_eq!(
+        report.record("Slow", Phase::Teardown).unwrap().outcome,
+        Outcome::Completed
+    );
 }
 
 mod interrupted_start {
     use super::*;
     pub static LOG: Log = Log::new();
-    logged!(Base, LOG, deps = [], init = Duration::ZERO, hook = Duration::ZERO);
-    logged!(Hanging, LOG, deps = [Base], init = Duration::from_secs(3600), hook = Duration::ZERO);
+    logged!(
+        Base,
+        LOG,
+        deps = [],
+        init = Duration::ZERO,
+        hook = Duration::ZERO
+    );
+    logged!(
+        Hanging,
+        LOG,
+        deps = [Base],
+        init = Duration::from_secs(3600),
+        hook = Duration::ZERO
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -290,16 +353,34 @@ async fn a_shutdown_request_during_start_up_stops_it_and_shuts_down_what_started
     let began = Instant::now();
     let error = builder.run().await.unwrap_err();
     assert_eq!(Instant::now() - began, Duration::from_secs(1));
-    assert!(error.to_string().contains("start-up interrupted: shutdown trigger"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("start-up interrupted: shutdown trigger"),
+        "{error}"
+    );
     assert!(matches!(
         error.run_error(),
-        Some(lifecycle::RunError::Interrupted { reason: ShutdownReason::Trigger, .. })
+        Some(lifecycle::RunError::Interrupted {
+            reason: ShutdownReason::Trigger,
+            ..
+        })
     ));
     let report = error.report().unwrap();
-    assert_eq!(report.record("Hanging", Phase::Init).unwrap().outcome, Outcome::Interrupted);
+    assert_eq!(
+        report.record("Hanging", Phase::Init).unwrap().outcome,
+        Outcome::Interrupted
+    );
     assert_eq!(
         LOG.entries(),
-        ["Base.init", "Base.start", "Hanging.init", "Base.stop_intake", "Base.drain", "Base.teardown"]
+        [
+            "Base.init",
+            "Base.start",
+            "Hanging.init",
+            "Base.stop_intake",
+            "Base.drain",
+            "Base.teardown"
+        ]
     );
 }
 
@@ -308,7 +389,13 @@ async fn a_shutdown_request_during_start_up_stops_it_and_shuts_down_what_started
 mod misbehaving {
     use super::*;
     pub static LOG: Log = Log::new();
-    logged!(Store, LOG, deps = [], init = Duration::ZERO, hook = Duration::ZERO);
+    logged!(
+        Store,
+        LOG,
+        deps = [],
+        init = Duration::ZERO,
+        hook = Duration::ZERO
+    );
 
     #[derive(Component)]
     #[component(depends_on = [Store], drain_timeout = "2s")]
@@ -364,23 +451,44 @@ mod misbehaving {
 #[tokio::test(start_paused = true)]
 async fn hooks_that_hang_fail_or_panic_are_contained_reported_and_the_sequence_goes_on() {
     use misbehaving::*;
-    let builder = quiet().only::<All>().shutdown_on(sleep(Duration::from_secs(1)));
+    let builder = quiet()
+        .only::<All>()
+        .shutdown_on(sleep(Duration::from_secs(1)));
     let report = builder.run_with_report().await.unwrap();
     assert!(!report.is_clean());
 
     let outcome = |c: &str, p: Phase| report.record(c, p).unwrap().outcome.clone();
-    assert_eq!(outcome("Fails", Phase::StopIntake), Outcome::Failed("listener already closed".into()));
+    assert_eq!(
+        outcome("Fails", Phase::StopIntake),
+        Outcome::Failed("listener already closed".into())
+    );
     assert_eq!(
         outcome("Hangs", Phase::Drain),
-        Outcome::TimedOut { deadline: Duration::from_secs(2), detail: None }
+        Outcome::TimedOut {
+            deadline: Duration::from_secs(2),
+            detail: None
+        }
     );
-    assert_eq!(report.record("Hangs", Phase::Drain).unwrap().duration, Duration::from_secs(2));
-    assert_eq!(outcome("Panics", Phase::Teardown), Outcome::Panicked("flush failed".into()));
+    assert_eq!(
+        report.record("Hangs", Phase::Drain).unwrap().duration,
+        Duration::from_secs(2)
+    );
+    assert_eq!(
+        outcome("Panics", Phase::Teardown),
+        Outcome::Panicked("flush failed".into())
+    );
     // The sequence went on: every other hook ran, dependencies last.
     assert_eq!(outcome("Hangs", Phase::Teardown), Outcome::Completed);
     assert_eq!(
         LOG.entries(),
-        ["Store.init", "Store.start", "Store.stop_intake", "Store.drain", "Hangs.teardown", "Store.teardown"]
+        [
+            "Store.init",
+            "Store.start",
+            "Store.stop_intake",
+            "Store.drain",
+            "Hangs.teardown",
+            "Store.teardown"
+        ]
     );
 
     // And `run` turns that into an error naming each component and phase.
@@ -397,7 +505,13 @@ async fn hooks_that_hang_fail_or_panic_are_contained_reported_and_the_sequence_g
 mod clean {
     use super::*;
     pub static LOG: Log = Log::new();
-    logged!(Alone, LOG, deps = [], init = Duration::ZERO, hook = Duration::ZERO);
+    logged!(
+        Alone,
+        LOG,
+        deps = [],
+        init = Duration::ZERO,
+        hook = Duration::ZERO
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -421,7 +535,9 @@ mod health {
     pub static SEEN: Mutex<Vec<(&str, bool, bool)>> = Mutex::new(Vec::new());
 
     fn seen(at: &'static str, health: &Health) {
-        SEEN.lock().unwrap().push((at, health.is_ready(), health.is_live()));
+        SEEN.lock()
+            .unwrap()
+            .push((at, health.is_ready(), health.is_live()));
     }
 
     #[derive(Component)]
@@ -455,7 +571,11 @@ async fn readiness_is_true_only_between_start_up_and_shutdown_and_liveness_until
     let handle = builder.shutdown_handle();
     let run = tokio::spawn(builder.run());
     sleep(Duration::from_secs(1)).await;
-    let while_running = (health.is_ready(), health.is_live(), health.readiness().await.ready);
+    let while_running = (
+        health.is_ready(),
+        health.is_live(),
+        health.readiness().await.ready,
+    );
     handle.shutdown();
     run.await.unwrap().unwrap();
 
@@ -472,7 +592,10 @@ async fn readiness_is_true_only_between_start_up_and_shutdown_and_liveness_until
     assert!(!health.is_live());
     let readiness = health.readiness().await;
     assert!(!readiness.ready);
-    assert_eq!(readiness.not_ready, [("application", "shutting down".to_owned())]);
+    assert_eq!(
+        readiness.not_ready,
+        [("application", "shutting down".to_owned())]
+    );
 }
 
 /// Each way of asking for shutdown, besides signals (see tests/signals.rs).
@@ -529,18 +652,29 @@ mod sources {
 
 #[tokio::test(start_paused = true)]
 async fn a_component_can_request_shutdown() {
-    let report = quiet().only::<sources::AsksToStop>().run_with_report().await.unwrap();
+    let report = quiet()
+        .only::<sources::AsksToStop>()
+        .run_with_report()
+        .await
+        .unwrap();
     assert!(report.is_clean(), "{}", report.failures());
     assert_eq!(
         report.reason,
-        Some(ShutdownReason::Requested { component: "AsksToStop", reason: "lost leadership".into() })
+        Some(ShutdownReason::Requested {
+            component: "AsksToStop",
+            reason: "lost leadership".into()
+        })
     );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_tracked_task_begins_shutdown_and_fails_the_run() {
     let began = Instant::now();
-    let error = quiet().only::<sources::TaskFails>().run().await.unwrap_err();
+    let error = quiet()
+        .only::<sources::TaskFails>()
+        .run()
+        .await
+        .unwrap_err();
     assert_eq!(Instant::now() - began, Duration::from_secs(3));
     let report = error.report().unwrap();
     assert_eq!(
@@ -551,14 +685,26 @@ async fn a_failed_tracked_task_begins_shutdown_and_fails_the_run() {
             error: "broker went away".into()
         })
     );
-    assert!(error.to_string().contains("TaskFails task `consumer` failed: broker went away"), "{error}");
+    assert!(
+        error
+            .to_string()
+            .contains("TaskFails task `consumer` failed: broker went away"),
+        "{error}"
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_tracked_task_is_contained_and_reported() {
-    let error = quiet().only::<sources::TaskPanics>().run().await.unwrap_err();
+    let error = quiet()
+        .only::<sources::TaskPanics>()
+        .run()
+        .await
+        .unwrap_err();
     let failure = &error.report().unwrap().task_failures[0];
-    assert_eq!((failure.component, failure.task.as_str()), ("TaskPanics", "poller"));
+    assert_eq!(
+        (failure.component, failure.task.as_str()),
+        ("TaskPanics", "poller")
+    );
     assert_eq!(failure.error, "panicked: index out of bounds");
 }
 
@@ -620,8 +766,14 @@ async fn drain_waits_for_in_flight_work_to_finish() {
         .await
         .unwrap();
     assert!(report.is_clean(), "{}", report.failures());
-    assert_eq!(report.record("Requests", Phase::Drain).unwrap().duration, Duration::from_secs(3));
-    assert!(REFUSED_AFTER_STOP.load(Ordering::SeqCst), "the gate refuses work once intake stopped");
+    assert_eq!(
+        report.record("Requests", Phase::Drain).unwrap().duration,
+        Duration::from_secs(3)
+    );
+    assert!(
+        REFUSED_AFTER_STOP.load(Ordering::SeqCst),
+        "the gate refuses work once intake stopped"
+    );
     assert_eq!(GATE.get().unwrap().in_flight(), 0);
 }
 
@@ -646,8 +798,20 @@ async fn tasks_still_running_at_the_drain_deadline_are_aborted_and_named() {
 mod hurry {
     use super::*;
     pub static LOG: Log = Log::new();
-    logged!(Base, LOG, deps = [], init = Duration::ZERO, hook = Duration::from_secs(1));
-    logged!(Front, LOG, deps = [Base], init = Duration::ZERO, hook = Duration::from_secs(1));
+    logged!(
+        Base,
+        LOG,
+        deps = [],
+        init = Duration::ZERO,
+        hook = Duration::from_secs(1)
+    );
+    logged!(
+        Front,
+        LOG,
+        deps = [Base],
+        init = Duration::ZERO,
+        hook = Duration::from_secs(1)
+    );
 }
 
 #[tokio::test(start_paused = true)]

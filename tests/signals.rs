@@ -16,7 +16,12 @@ fn sigterm_mid_job_lets_the_job_finish_then_tears_down_in_reverse_order() {
     service.signal("TERM");
     let (status, out) = service.wait(LONG);
 
-    assert_eq!(status.code(), Some(0), "clean drain exits 0:\n{}", out.join("\n"));
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "clean drain exits 0:\n{}",
+        out.join("\n")
+    );
     let at = |needle: &str| position(&out, needle);
     // Intake stops first, the job in flight then finishes, and only then do
     // the components go down, dependents before dependencies.
@@ -25,7 +30,10 @@ fn sigterm_mid_job_lets_the_job_finish_then_tears_down_in_reverse_order() {
     assert!(at("[Jobs] job finished job=1") < at("[Jobs] teardown done=1"));
     assert!(at("[Jobs] teardown") < at("[Database] teardown: pool closed queries=1"));
     assert!(at("[Jobs] teardown") < at("[Cache] teardown"));
-    assert!(!out.iter().any(|l| l.contains("job started job=2")), "no new job after intake stopped");
+    assert!(
+        !out.iter().any(|l| l.contains("job started job=2")),
+        "no new job after intake stopped"
+    );
 }
 
 #[test]
@@ -52,12 +60,23 @@ fn a_second_sigint_skips_the_waiting_and_goes_to_teardown() {
     service.signal("INT");
     let (status, out) = service.wait(LONG);
 
-    assert!(second.elapsed() < Duration::from_secs(5), "did not wait for the 10 s job");
-    assert_eq!(status.code(), Some(1), "forced shutdown exits non-zero:\n{}", out.join("\n"));
+    assert!(
+        second.elapsed() < Duration::from_secs(5),
+        "did not wait for the 10 s job"
+    );
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "forced shutdown exits non-zero:\n{}",
+        out.join("\n")
+    );
     let at = |needle: &str| position(&out, needle);
     assert!(at("second interrupt: skipping to teardown") < at("[Jobs] teardown"));
     assert!(at("[Jobs] teardown") < at("[Database] teardown"));
-    assert!(!out.iter().any(|l| l.contains("job finished")), "the job was cut, not awaited");
+    assert!(
+        !out.iter().any(|l| l.contains("job finished")),
+        "the job was cut, not awaited"
+    );
 }
 
 #[test]
@@ -69,7 +88,12 @@ fn a_signal_during_start_up_is_handled_and_shuts_down_what_started() {
 
     // The handler was installed before the first init: the process was not
     // killed by the signal, it returned an error naming the interruption.
-    assert_eq!(status.signal(), None, "killed by the signal:\n{}", out.join("\n"));
+    assert_eq!(
+        status.signal(),
+        None,
+        "killed by the signal:\n{}",
+        out.join("\n")
+    );
     assert_eq!(status.code(), Some(1), "{}", out.join("\n"));
     position(&out, "start-up interrupted: SIGTERM");
     // Cache had started (it does not need the database): it was torn down.
@@ -86,9 +110,14 @@ fn a_drain_past_its_deadline_is_cut_and_the_exit_code_says_so() {
 
     assert_eq!(status.code(), Some(1), "{}", out.join("\n"));
     // The run's error names the component, the phase and the deadline...
-    position(&out, "Error: shutdown was not clean: Jobs drain timed out after 2s");
+    position(
+        &out,
+        "Error: shutdown was not clean: Jobs drain timed out after 2s",
+    );
     // ...and the sequence went on after the forced drain.
-    assert!(position(&out, "timed out after 2s") < position(&out, "[Database] teardown: pool closed"));
+    assert!(
+        position(&out, "timed out after 2s") < position(&out, "[Database] teardown: pool closed")
+    );
 }
 
 #[test]
@@ -100,7 +129,11 @@ fn an_idle_service_exits_right_after_the_signal() {
     let (status, out) = service.wait(LONG);
     // Generous for a loaded CI machine; a polling design would take seconds.
     // The exact figure is asserted on the paused clock in tests/runtime.rs.
-    assert!(sent.elapsed() < Duration::from_secs(2), "{:?}", sent.elapsed());
+    assert!(
+        sent.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        sent.elapsed()
+    );
     assert_eq!(status.code(), Some(0), "{}", out.join("\n"));
 }
 

@@ -14,15 +14,18 @@ pub fn component(c: Component<'_>) -> TokenStream {
 
     // Each dependency's depth is read with the span of the user's token, so a
     // dependency that is not a component, or a cycle, is reported right there.
-    let depths = c.depends_on.iter().map(|dep| {
-        quote_spanned!(dep.span()=> <#dep as #p::Component>::DEPTH)
-    });
-    let dependencies = c.depends_on.iter().map(|dep| {
-        quote_spanned!(dep.span()=> #p::Dependency::of::<#dep>())
-    });
-    let evidence = c.depends_on.iter().map(|dep| {
-        quote_spanned!(dep.span()=> impl #p::DependsOn<#dep> for #ident {})
-    });
+    let depths = c
+        .depends_on
+        .iter()
+        .map(|dep| quote_spanned!(dep.span()=> <#dep as #p::Component>::DEPTH));
+    let dependencies = c
+        .depends_on
+        .iter()
+        .map(|dep| quote_spanned!(dep.span()=> #p::Dependency::of::<#dep>()));
+    let evidence = c
+        .depends_on
+        .iter()
+        .map(|dep| quote_spanned!(dep.span()=> impl #p::DependsOn<#dep> for #ident {}));
     let [start, stop_intake, drain, teardown] = c.timeouts.map(|ms| match ms {
         Some(ms) => quote!(#p::Some(#p::Duration::from_millis(#ms))),
         None => quote!(#p::None),

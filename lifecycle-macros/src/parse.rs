@@ -65,7 +65,11 @@ pub fn component(input: &DeriveInput) -> syn::Result<Parsed<'_>> {
         timeouts: Vec::new(),
     };
     let mut errors: Option<syn::Error> = None;
-    for attr in input.attrs.iter().filter(|a| a.path().is_ident("component")) {
+    for attr in input
+        .attrs
+        .iter()
+        .filter(|a| a.path().is_ident("component"))
+    {
         let entries = attr.parse_args_with(Punctuated::<Entry, Token![,]>::parse_terminated);
         match entries {
             Ok(entries) => {

@@ -20,7 +20,10 @@ pub fn component(parsed: Parsed<'_>) -> syn::Result<Component<'_>> {
     if let Data::Union(u) = &input.data {
         combine(
             &mut errors,
-            syn::Error::new(u.union_token.span, "a component must be a struct or an enum, not a union"),
+            syn::Error::new(
+                u.union_token.span,
+                "a component must be a struct or an enum, not a union",
+            ),
         );
     }
     if let Some(param) = input.generics.params.first() {
@@ -33,7 +36,10 @@ pub fn component(parsed: Parsed<'_>) -> syn::Result<Component<'_>> {
             ),
         );
     } else if let Some(clause) = &input.generics.where_clause {
-        combine(&mut errors, syn::Error::new_spanned(clause, "a component cannot have a where clause"));
+        combine(
+            &mut errors,
+            syn::Error::new_spanned(clause, "a component cannot have a where clause"),
+        );
     }
 
     let mut depends_on: Vec<Path> = Vec::new();
@@ -42,7 +48,10 @@ pub fn component(parsed: Parsed<'_>) -> syn::Result<Component<'_>> {
         if seen_list.is_some() {
             combine(
                 &mut errors,
-                syn::Error::new(key.span(), "`depends_on` is given twice; list every dependency once, in one list"),
+                syn::Error::new(
+                    key.span(),
+                    "`depends_on` is given twice; list every dependency once, in one list",
+                ),
             );
         }
         seen_list = Some(key);
@@ -61,7 +70,10 @@ pub fn component(parsed: Parsed<'_>) -> syn::Result<Component<'_>> {
             if depends_on.iter().any(|seen| path_text(seen) == text) {
                 combine(
                     &mut errors,
-                    syn::Error::new_spanned(path, format!("`{text}` is listed twice in `depends_on`")),
+                    syn::Error::new_spanned(
+                        path,
+                        format!("`{text}` is listed twice in `depends_on`"),
+                    ),
                 );
                 continue;
             }
@@ -73,7 +85,10 @@ pub fn component(parsed: Parsed<'_>) -> syn::Result<Component<'_>> {
     for (key, value) in &parsed.timeouts {
         let slot = TIMEOUT_KEYS.iter().position(|k| key == k).unwrap_or(0);
         if timeouts[slot].is_some() {
-            combine(&mut errors, syn::Error::new(key.span(), format!("`{key}` is given twice")));
+            combine(
+                &mut errors,
+                syn::Error::new(key.span(), format!("`{key}` is given twice")),
+            );
             continue;
         }
         match parse_duration(&value.value()) {
@@ -126,7 +141,9 @@ pub fn parse_duration(text: &str) -> Result<u64, &'static str> {
         if digits == 0 {
             return Err("expected a number");
         }
-        let number: u64 = rest[..digits].parse().map_err(|_| "the number is too large")?;
+        let number: u64 = rest[..digits]
+            .parse()
+            .map_err(|_| "the number is too large")?;
         rest = &rest[digits..];
         let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
         let factor = match &rest[..unit_len] {
@@ -138,7 +155,9 @@ pub fn parse_duration(text: &str) -> Result<u64, &'static str> {
             _ => return Err("unknown unit (use ms, s, m or h)"),
         };
         rest = &rest[unit_len..];
-        let part = number.checked_mul(factor).ok_or("the duration is too large")?;
+        let part = number
+            .checked_mul(factor)
+            .ok_or("the duration is too large")?;
         total = total.checked_add(part).ok_or("the duration is too large")?;
     }
     if total == 0 {
@@ -167,9 +186,21 @@ mod tests {
         assert_eq!(parse_duration("10"), Err("the unit is missing"));
         assert_eq!(parse_duration("10 s"), Err("the unit is missing"));
         assert_eq!(parse_duration("s"), Err("expected a number"));
-        assert_eq!(parse_duration("3d"), Err("unknown unit (use ms, s, m or h)"));
-        assert_eq!(parse_duration("0s"), Err("a deadline must be longer than zero"));
-        assert_eq!(parse_duration("99999999999999999999s"), Err("the number is too large"));
-        assert_eq!(parse_duration("18446744073709552s"), Err("the duration is too large"));
+        assert_eq!(
+            parse_duration("3d"),
+            Err("unknown unit (use ms, s, m or h)")
+        );
+        assert_eq!(
+            parse_duration("0s"),
+            Err("a deadline must be longer than zero")
+        );
+        assert_eq!(
+            parse_duration("99999999999999999999s"),
+            Err("the number is too large")
+        );
+        assert_eq!(
+            parse_duration("18446744073709552s"),
+            Err("the duration is too large")
+        );
     }
 }

@@ -81,7 +81,10 @@ impl DepStore {
     }
 
     fn get<T: Component>(&self) -> Option<Dep<T>> {
-        let (_, value) = self.entries.iter().find(|(id, _)| *id == TypeId::of::<T>())?;
+        let (_, value) = self
+            .entries
+            .iter()
+            .find(|(id, _)| *id == TypeId::of::<T>())?;
         value.clone().downcast::<T>().ok().map(Dep)
     }
 }

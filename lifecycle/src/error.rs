@@ -54,7 +54,9 @@ impl Error {
 
 impl<E: StdError + Send + Sync + 'static> From<E> for Error {
     fn from(error: E) -> Self {
-        Error { inner: Box::new(error) }
+        Error {
+            inner: Box::new(error),
+        }
     }
 }
 

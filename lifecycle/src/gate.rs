@@ -169,7 +169,10 @@ mod tests {
         });
         tokio::task::yield_now().await;
         gate.close();
-        tokio::time::timeout(Duration::from_millis(1), waiter).await.unwrap().unwrap();
+        tokio::time::timeout(Duration::from_millis(1), waiter)
+            .await
+            .unwrap()
+            .unwrap();
     }
 
     #[test]

@@ -63,7 +63,13 @@ impl Health {
     /// check, run concurrently. A check that panics counts as not ready.
     pub async fn readiness(&self) -> Readiness {
         if !self.is_ready() {
-            let why = if self.inner.checks.lock().unwrap_or_else(PoisonError::into_inner).is_empty() {
+            let why = if self
+                .inner
+                .checks
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .is_empty()
+            {
                 "starting"
             } else {
                 "shutting down"
@@ -73,15 +79,21 @@ impl Health {
                 not_ready: vec![("application", why.to_owned())],
             };
         }
-        let checks = self.inner.checks.lock().unwrap_or_else(PoisonError::into_inner).clone();
-        let results = futures_util::future::join_all(checks.iter().map(|(name, hooks)| async move {
-            match AssertUnwindSafe(hooks.ready()).catch_unwind().await {
-                Ok(Ok(())) => None,
-                Ok(Err(e)) => Some((*name, format!("{e:#}"))),
-                Err(_) => Some((*name, "readiness check panicked".to_owned())),
-            }
-        }))
-        .await;
+        let checks = self
+            .inner
+            .checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let results =
+            futures_util::future::join_all(checks.iter().map(|(name, hooks)| async move {
+                match AssertUnwindSafe(hooks.ready()).catch_unwind().await {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some((*name, format!("{e:#}"))),
+                    Err(_) => Some((*name, "readiness check panicked".to_owned())),
+                }
+            }))
+            .await;
         let not_ready: Vec<_> = results.into_iter().flatten().collect();
         Readiness {
             ready: not_ready.is_empty() && self.is_ready(),
@@ -94,7 +106,11 @@ impl Health {
     }
 
     pub(crate) fn set_checks(&self, checks: Vec<(&'static str, Arc<dyn Hooks>)>) {
-        *self.inner.checks.lock().unwrap_or_else(PoisonError::into_inner) = checks;
+        *self
+            .inner
+            .checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = checks;
     }
 
     pub(crate) fn end(&self) {

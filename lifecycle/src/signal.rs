@@ -43,7 +43,10 @@ impl Signals {
                 tracing::warn!(signal = label, "second interrupt: skipping to teardown");
                 trigger.hurry.cancel();
             } else {
-                tracing::info!(signal = label, "signal received again: already shutting down");
+                tracing::info!(
+                    signal = label,
+                    "signal received again: already shutting down"
+                );
             }
         }
     }

@@ -37,7 +37,8 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
             if !ok {
                 let component = run.graph.nodes[i].name();
                 report.startup_failure.get_or_insert(component);
-                run.trigger.fire(ShutdownReason::StartupFailed { component });
+                run.trigger
+                    .fire(ShutdownReason::StartupFailed { component });
             }
             ok
         },
@@ -48,7 +49,11 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
         // Cut short by a failure elsewhere or a shutdown request.
         let stopped_at = run.started_at.elapsed();
         for (i, ran_for) in stopped.cancelled {
-            let phase = if run.slots[i].get().is_some() { Phase::Start } else { Phase::Init };
+            let phase = if run.slots[i].get().is_some() {
+                Phase::Start
+            } else {
+                Phase::Init
+            };
             report.startup.push(Record {
                 component: run.graph.nodes[i].name(),
                 phase,
@@ -64,7 +69,10 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
 }
 
 /// `init` then `start` of component `i`, both under its one start deadline.
-fn start_one(run: &Run, i: usize) -> impl std::future::Future<Output = Vec<Record>> + Send + 'static {
+fn start_one(
+    run: &Run,
+    i: usize,
+) -> impl std::future::Future<Output = Vec<Record>> + Send + 'static {
     let node = &run.graph.nodes[i];
     let registration = node.registration;
     let limit = node.deadline(Phase::Start, &run.deadlines);
@@ -73,7 +81,10 @@ fn start_one(run: &Run, i: usize) -> impl std::future::Future<Output = Vec<Recor
     let mut store = DepStore::default();
     for &d in &node.dependencies {
         if let Some(instance) = run.slots[d].get() {
-            store.push((run.graph.nodes[d].registration.type_id)(), instance.any.clone());
+            store.push(
+                (run.graph.nodes[d].registration.type_id)(),
+                instance.any.clone(),
+            );
         }
     }
     let span = tracing::info_span!(

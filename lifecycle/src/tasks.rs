@@ -32,8 +32,13 @@ impl Tasks {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn spawn<F>(self: &Arc<Self>, component: &'static str, name: String, trigger: Arc<Trigger>, task: F)
-    where
+    pub(crate) fn spawn<F>(
+        self: &Arc<Self>,
+        component: &'static str,
+        name: String,
+        trigger: Arc<Trigger>,
+        task: F,
+    ) where
         F: Future<Output = Result<()>> + Send + 'static,
     {
         let tasks = self.clone();

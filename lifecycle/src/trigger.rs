@@ -24,7 +24,10 @@ impl Trigger {
     /// Begins shutdown for `reason`. Only the first call counts; it returns
     /// `false` for every later one (a repeated `SIGTERM` is idempotent).
     pub(crate) fn fire(&self, reason: ShutdownReason) -> bool {
-        let _order = self.readiness.lock().unwrap_or_else(PoisonError::into_inner);
+        let _order = self
+            .readiness
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let first = self.reason.set(reason).is_ok();
         if first {
             // Readiness goes false before anything else happens.
@@ -36,7 +39,10 @@ impl Trigger {
 
     /// Marks the application ready, unless shutdown has already begun.
     pub(crate) fn mark_ready(&self) {
-        let _order = self.readiness.lock().unwrap_or_else(PoisonError::into_inner);
+        let _order = self
+            .readiness
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if !self.begun.is_cancelled() {
             self.health.set_ready(true);
         }
