@@ -366,7 +366,7 @@ fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
     assert!(
         lines
             .iter()
-            .any(|l| l.contains("draining: 2 in flight in Workers, 9.")),
+            .any(|l| l.contains("draining: 2 in flight and 2 tasks in Workers, 9.")),
         "{output}"
     );
     // The table, one row per hook.
