@@ -4,7 +4,6 @@
 use crate::health::Health;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Response, StatusCode};
-use std::fmt::Write as _;
 
 /// Where the probes answer. The defaults are `/health/live` and `/health/ready`.
 ///
@@ -112,9 +111,9 @@ pub(crate) async fn answer(probe: Probe, method: &Method, health: &Health) -> Re
                         body.push(',');
                     }
                     body.push_str("{\"component\":");
-                    push_json_string(&mut body, component);
+                    crate::json::string(&mut body, component);
                     body.push_str(",\"reason\":");
-                    push_json_string(&mut body, reason);
+                    crate::json::string(&mut body, reason);
                     body.push('}');
                 }
                 body.push_str("]}");
@@ -137,34 +136,9 @@ fn json(status: StatusCode, body: String) -> Response<Bytes> {
 }
 
 /// Appends `value` as a JSON string literal.
-fn push_json_string(out: &mut String, value: &str) {
-    out.push('"');
-    for c in value.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escapes_json_strings() {
-        let mut out = String::new();
-        push_json_string(&mut out, "db \"main\"\nlost\u{1}");
-        assert_eq!(out, r#""db \"main\"\nlost\u0001""#);
-    }
 
     #[test]
     fn matches_configured_paths_only() {
