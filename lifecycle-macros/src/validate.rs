@@ -129,6 +129,8 @@ fn path_text(path: &Path) -> String {
 
 /// Parses `"250ms"`, `"10s"`, `"2m"`, `"1h"` and sums like `"1m30s"` into
 /// milliseconds. Zero is refused: a zero deadline cancels every hook at once.
+/// `lifecycle/src/settings.rs` parses environment overrides with a twin of
+/// this function (a proc-macro crate cannot export it); change both together.
 pub fn parse_duration(text: &str) -> Result<u64, &'static str> {
     let text = text.trim();
     if text.is_empty() {

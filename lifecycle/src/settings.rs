@@ -190,6 +190,10 @@ fn flag(source: &dyn Source, name: &str) -> Result<Option<bool>, RunError> {
 /// Parses a deadline the way the `#[component]` attribute does: `250ms`,
 /// `10s`, `2m`, `1h`, and sums like `1m30s`. Zero is refused: a zero deadline
 /// cancels every hook at once.
+///
+/// The twin of `parse_duration` in `lifecycle-macros/src/validate.rs`: a
+/// proc-macro crate cannot export functions, so each crate has its copy.
+/// Change both together; their unit tests check the same cases.
 pub(crate) fn parse_duration(text: &str) -> Result<Duration, &'static str> {
     let text = text.trim();
     if text.is_empty() {
