@@ -55,7 +55,7 @@ impl Service for Draining {
         Ok(Draining)
     }
     async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        let guard = cx.gate().enter()?;
+        let guard = cx.gate().enter_owned()?;
         let stop = cx.shutdown_started();
         tokio::spawn(async move {
             stop.await;

@@ -726,7 +726,7 @@ mod in_flight {
         async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
             GATE.set(cx.gate().clone()).unwrap();
             // A request that is in flight when shutdown begins and takes 3 s more.
-            let guard = cx.gate().enter().unwrap();
+            let guard = cx.gate().enter_owned().unwrap();
             let stop = cx.shutdown_started();
             tokio::spawn(async move {
                 stop.await;

@@ -73,7 +73,7 @@
 //! ```
 
 use crate::context::Context;
-use crate::gate::{Gate, Guard};
+use crate::gate::{Gate, OwnedGuard};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
@@ -532,7 +532,7 @@ fn cut_at(deadline: Instant, now: Instant, margin: Option<Duration>) -> Instant 
 /// A message being handled: how to settle it, and its place in the gate.
 struct InFlight {
     acker: Acker,
-    _guard: Guard,
+    _guard: OwnedGuard,
 }
 
 /// The consuming loop's state.
@@ -576,7 +576,7 @@ impl Consuming {
                 }
                 next = consumer.next(), if subscribed => match next {
                     Some(Ok(delivery)) => {
-                        let guard = match self.gate.enter() {
+                        let guard = match self.gate.enter_owned() {
                             Ok(guard) if !self.shared.stopping.is_cancelled() => guard,
                             _ => {
                                 // Leased before the cancel took effect: hand it back.

@@ -13,7 +13,9 @@ const ONE: usize = 2;
 /// Counts in-flight work for one intake (an HTTP server, a queue consumer).
 ///
 /// [`enter`](Gate::enter) is lock-free: one atomic add, and one atomic
-/// subtract when the [`Guard`] drops. Each component has one, from
+/// subtract when the [`Guard`] drops; [`enter_owned`](Gate::enter_owned)
+/// hands out a guard that owns a reference to the gate, for work that moves
+/// into a spawned task or a response body. Each component has one, from
 /// [`Context::gate`](crate::Context::gate); the runtime closes it when the
 /// component's `stop_intake` hook returns and waits for it to empty during
 /// `drain`. Cheap to clone; clones share the count.
@@ -45,10 +47,20 @@ struct Inner {
 #[error("intake has stopped: the service is shutting down")]
 pub struct Refused;
 
-/// Proof of one unit of in-flight work; leaving is dropping it.
+/// Proof of one unit of in-flight work, borrowed from its [`Gate`]; leaving
+/// is dropping it.
 #[derive(Debug)]
 #[must_use = "the work counts as in flight only while the guard is alive"]
-pub struct Guard {
+pub struct Guard<'a> {
+    inner: &'a Inner,
+}
+
+/// Like [`Guard`], but holding its own reference to the gate, so it can move
+/// into a spawned task or a response body (`'static`). Costs two more atomic
+/// operations than a [`Guard`] (the reference count).
+#[derive(Debug)]
+#[must_use = "the work counts as in flight only while the guard is alive"]
+pub struct OwnedGuard {
     inner: Arc<Inner>,
 }
 
@@ -60,13 +72,17 @@ impl Gate {
 
     /// Enters the gate, or [`Refused`] once it is closed.
     #[inline]
-    pub fn enter(&self) -> Result<Guard, Refused> {
-        let previous = self.inner.state.fetch_add(ONE, Ordering::AcqRel);
-        if previous & CLOSED != 0 {
-            self.inner.leave();
-            return Err(Refused);
-        }
-        Ok(Guard {
+    pub fn enter(&self) -> Result<Guard<'_>, Refused> {
+        self.inner.enter()?;
+        Ok(Guard { inner: &self.inner })
+    }
+
+    /// Enters the gate with a guard that owns a reference to it, or
+    /// [`Refused`] once it is closed.
+    #[inline]
+    pub fn enter_owned(&self) -> Result<OwnedGuard, Refused> {
+        self.inner.enter()?;
+        Ok(OwnedGuard {
             inner: self.inner.clone(),
         })
     }
@@ -106,6 +122,16 @@ impl Gate {
 
 impl Inner {
     #[inline]
+    fn enter(&self) -> Result<(), Refused> {
+        let previous = self.state.fetch_add(ONE, Ordering::AcqRel);
+        if previous & CLOSED != 0 {
+            self.leave();
+            return Err(Refused);
+        }
+        Ok(())
+    }
+
+    #[inline]
     fn leave(&self) {
         let previous = self.state.fetch_sub(ONE, Ordering::AcqRel);
         if previous == ONE | CLOSED {
@@ -114,7 +140,14 @@ impl Inner {
     }
 }
 
-impl Drop for Guard {
+impl Drop for Guard<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        self.inner.leave();
+    }
+}
+
+impl Drop for OwnedGuard {
     #[inline]
     fn drop(&mut self) {
         self.inner.leave();
@@ -130,7 +163,7 @@ mod tests {
     fn counts_and_refuses_once_closed() {
         let gate = Gate::new();
         let a = gate.enter().unwrap();
-        let b = gate.clone().enter().unwrap();
+        let b = gate.clone().enter_owned().unwrap();
         assert_eq!(gate.in_flight(), 2);
         gate.close();
         assert!(gate.is_closed());
@@ -143,7 +176,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn drained_waits_for_close_and_the_last_guard() {
         let gate = Gate::new();
-        let guard = gate.enter().unwrap();
+        let guard = gate.enter_owned().unwrap();
         let waiter = tokio::spawn({
             let gate = gate.clone();
             async move { gate.drained().await }

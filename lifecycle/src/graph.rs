@@ -118,6 +118,9 @@ impl Graph {
     /// Applies the per-component deadline settings from the environment, and
     /// warns about deadline settings that name no registered component.
     pub(crate) fn apply_settings(&mut self, source: &dyn Source) -> Result<(), RunError> {
+        if !settings::any_component_deadline_set(source) {
+            return Ok(());
+        }
         for node in &mut self.nodes {
             let from_env = settings::component_timeouts(source, node.name())?;
             for phase in [

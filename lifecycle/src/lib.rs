@@ -112,7 +112,7 @@ pub use component::{Component, DependsOn, Service, Timeouts};
 pub use context::Context;
 pub use deps::{Dep, Deps};
 pub use error::{Error, Result, RunError};
-pub use gate::{Gate, Guard, Refused};
+pub use gate::{Gate, Guard, OwnedGuard, Refused};
 pub use health::{Health, Readiness};
 /// `#[derive(Component)]`: registers a type as a component. See the crate docs.
 pub use lifecycle_macros::Component;

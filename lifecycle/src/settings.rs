@@ -119,6 +119,18 @@ pub(crate) fn component_setting(component: &str, stem: &str) -> String {
     format!("{PREFIX}{}_{stem}", upper_snake(component))
 }
 
+/// Whether any per-component deadline setting (`LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT`)
+/// is set at all. Usually none is, and then no component's setting names need
+/// to be formatted or looked up: resolving a graph costs nothing per component.
+pub(crate) fn any_component_deadline_set(source: &dyn Source) -> bool {
+    source.names().iter().any(|name| {
+        name.ends_with("_TIMEOUT")
+            && !DEADLINES
+                .iter()
+                .any(|(_, stem)| name.strip_prefix(PREFIX) == Some(stem))
+    })
+}
+
 /// Deadline settings that name no known component: most likely a typo, and
 /// one that would silently do nothing.
 pub(crate) fn unknown_deadline_settings<'a>(
@@ -374,6 +386,19 @@ pub(crate) mod tests {
                 other => panic!("{name}={value}: expected a config error, got {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn only_per_component_deadlines_count_as_set() {
+        assert!(!any_component_deadline_set(&Vars::of(&[])));
+        assert!(!any_component_deadline_set(&Vars::of(&[
+            ("LIFECYCLE_DRAIN_TIMEOUT", "5s"),
+            ("LIFECYCLE_GRACE_PERIOD", "20s"),
+        ])));
+        assert!(any_component_deadline_set(&Vars::of(&[(
+            "LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT",
+            "5s"
+        )])));
     }
 
     #[test]

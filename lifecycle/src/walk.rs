@@ -6,8 +6,10 @@ use crate::graph::Graph;
 use crate::report::Outcome;
 use futures_util::FutureExt;
 use std::any::Any;
+use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::task::{self, Poll, Waker};
 use std::time::Duration;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -61,40 +63,67 @@ where
     let mut began: Vec<Option<Instant>> = vec![None; graph.len()];
     let mut finished = vec![false; graph.len()];
     let mut set = JoinSet::new();
-    let mut spawn = |i: usize, set: &mut JoinSet<(usize, T)>, began: &mut Vec<Option<Instant>>| {
+    // Results not yet handed to `done`, in the order they came.
+    let mut results: VecDeque<(usize, T)> = VecDeque::new();
+    // Most hooks finish without waiting (the defaults do nothing), so each job
+    // is polled once right here and gets a task of its own only if it has to
+    // wait. The first poll sees a no-op waker; the task polls again at once
+    // with its own, as a spawned task always does.
+    let mut begin = |i: usize,
+                     began: &mut [Option<Instant>],
+                     set: &mut JoinSet<(usize, T)>,
+                     results: &mut VecDeque<(usize, T)>| {
         began[i] = Some(Instant::now());
-        let work = job(i);
-        set.spawn(async move { (i, work.await) });
+        let mut work = Box::pin(job(i));
+        match work
+            .as_mut()
+            .poll(&mut task::Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(result) => results.push_back((i, result)),
+            Poll::Pending => {
+                set.spawn(async move { (i, work.await) });
+            }
+        }
     };
     let never = CancellationToken::new();
     let interrupt = interrupt.unwrap_or(&never);
 
-    if !interrupt.is_cancelled() {
+    let mut stop = interrupt.is_cancelled();
+    if !stop {
         for i in (0..graph.len()).filter(|&i| members[i] && waiting[i] == 0) {
-            spawn(i, &mut set, &mut began);
+            begin(i, &mut began, &mut set, &mut results);
         }
     }
-    let mut stop = interrupt.is_cancelled();
-    while !stop && !set.is_empty() {
+    loop {
+        while let Some((i, result)) = results.pop_front() {
+            finished[i] = true;
+            // Once stopped, results still count, but release nothing.
+            if !done(i, result) || interrupt.is_cancelled() {
+                stop = true;
+            }
+            if stop {
+                continue;
+            }
+            for &next in after(i) {
+                if members[next] {
+                    waiting[next] -= 1;
+                    if waiting[next] == 0 {
+                        begin(next, &mut began, &mut set, &mut results);
+                    }
+                }
+            }
+        }
+        if stop || set.is_empty() {
+            break;
+        }
         tokio::select! {
             biased;
             _ = interrupt.cancelled() => stop = true,
             Some(joined) = set.join_next() => {
                 // Jobs catch their own panics, and nothing else aborts them
                 // while the walk runs, so a join error cannot happen here.
-                let Ok((i, result)) = joined else { continue };
-                finished[i] = true;
-                if !done(i, result) {
-                    stop = true;
-                    continue;
-                }
-                for &next in after(i) {
-                    if members[next] {
-                        waiting[next] -= 1;
-                        if waiting[next] == 0 {
-                            spawn(next, &mut set, &mut began);
-                        }
-                    }
+                if let Ok(result) = joined {
+                    results.push_back(result);
                 }
             }
         }

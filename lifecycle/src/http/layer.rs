@@ -2,7 +2,7 @@
 //! [`Layer`] for users who bring their own server, and the body and future
 //! types [`Server`](super::Server) uses too.
 
-use crate::gate::{Gate, Guard};
+use crate::gate::{Gate, OwnedGuard};
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};
@@ -78,7 +78,7 @@ where
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let version = request.version();
-        match self.gate.enter() {
+        match self.gate.enter_owned() {
             Ok(guard) => GateFuture::admitted(self.inner.call(request), guard),
             Err(_) => GateFuture::refused(version),
         }
@@ -92,13 +92,13 @@ pin_project! {
     pub struct GateFuture<F> {
         #[pin]
         inner: Option<F>,
-        guard: Option<Guard>,
+        guard: Option<OwnedGuard>,
         version: Version,
     }
 }
 
 impl<F> GateFuture<F> {
-    pub(crate) fn admitted(inner: F, guard: Guard) -> Self {
+    pub(crate) fn admitted(inner: F, guard: OwnedGuard) -> Self {
         GateFuture {
             inner: Some(inner),
             guard: Some(guard),
@@ -154,12 +154,12 @@ pin_project! {
     pub struct GatedBody<B> {
         #[pin]
         inner: Option<B>,
-        guard: Option<Guard>,
+        guard: Option<OwnedGuard>,
     }
 }
 
 impl<B> GatedBody<B> {
-    pub(crate) fn new(inner: B, guard: Option<Guard>) -> Self {
+    pub(crate) fn new(inner: B, guard: Option<OwnedGuard>) -> Self {
         GatedBody {
             inner: Some(inner),
             guard,

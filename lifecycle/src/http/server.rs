@@ -520,7 +520,7 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
                 Ok(response)
             }));
         };
-        match self.app.gate.enter() {
+        match self.app.gate.enter_owned() {
             Ok(guard) => {
                 request.extensions_mut().insert(self.app.signal.clone());
                 Either::Left(GateFuture::admitted(router.clone().call(request), guard))

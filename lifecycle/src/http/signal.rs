@@ -1,6 +1,6 @@
 //! [`ShutdownSignal`]: tells long-lived responses that the server is draining.
 
-use crate::gate::{Gate, Guard, Refused};
+use crate::gate::{Gate, OwnedGuard, Refused};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use http::StatusCode;
@@ -75,9 +75,9 @@ impl ShutdownSignal {
     ///     StatusCode::ACCEPTED
     /// }
     /// ```
-    pub fn hold(&self) -> Result<Guard, Refused> {
+    pub fn hold(&self) -> Result<OwnedGuard, Refused> {
         match &self.gate {
-            Some(gate) => gate.enter(),
+            Some(gate) => gate.enter_owned(),
             None => Err(Refused),
         }
     }
