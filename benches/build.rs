@@ -67,7 +67,11 @@ fn write(path: impl AsRef<Path>, code: &str) {
 fn component(code: &mut String, name: &str, depends_on: &[String], init: &str) {
     code.push_str("#[derive(::lifecycle::Component)]\n");
     if !depends_on.is_empty() {
-        let _ = writeln!(code, "#[component(depends_on = [{}])]", depends_on.join(", "));
+        let _ = writeln!(
+            code,
+            "#[component(depends_on = [{}])]",
+            depends_on.join(", ")
+        );
     }
     let _ = writeln!(code, "pub struct {name};\nservice!({init} {name});");
 }
@@ -104,7 +108,9 @@ fn idle(code: &mut String, sizes: &[usize]) {
         component(code, &format!("{p}Root"), &root_deps, "noop");
     }
     code.push_str("/// Figure 1's families: (size, `Builder::only` its root).\n");
-    code.push_str("pub const FAMILIES: &[(usize, fn(::lifecycle::Builder) -> ::lifecycle::Builder)] = &[\n");
+    code.push_str(
+        "pub const FAMILIES: &[(usize, fn(::lifecycle::Builder) -> ::lifecycle::Builder)] = &[\n",
+    );
     for &n in sizes {
         let _ = writeln!(code, "    ({n}, |b| b.only::<N{n}Root>()),");
     }
@@ -125,11 +131,16 @@ fn wide(code: &mut String, levels: usize, per_level: usize) {
                 let mut picks = vec![i, (i + 1) % per_level, (i + 37) % per_level];
                 picks.sort_unstable();
                 picks.dedup();
-                picks.iter().map(|j| format!("W{}x{j}", level - 1)).collect()
+                picks
+                    .iter()
+                    .map(|j| format!("W{}x{j}", level - 1))
+                    .collect()
             };
             component(code, &format!("W{level}x{i}"), &deps, "sleep");
         }
     }
-    let top: Vec<String> = (0..per_level).map(|i| format!("W{}x{i}", levels - 1)).collect();
+    let top: Vec<String> = (0..per_level)
+        .map(|i| format!("W{}x{i}", levels - 1))
+        .collect();
     component(code, "WideTop", &top, "noop");
 }

@@ -92,7 +92,10 @@ fn workspace(repo: &Path) -> PathBuf {
     let members: Vec<String> = CRATES.iter().map(|c| format!("\"{}\"", c.0)).collect();
     write_if_changed(
         &root.join("Cargo.toml"),
-        &format!("[workspace]\nmembers = [{}]\nresolver = \"2\"\n", members.join(", ")),
+        &format!(
+            "[workspace]\nmembers = [{}]\nresolver = \"2\"\n",
+            members.join(", ")
+        ),
     );
     if !root.join("Cargo.lock").exists() {
         // The repository's lock, so the offline build finds the same versions.
@@ -103,7 +106,10 @@ fn workspace(repo: &Path) -> PathBuf {
         let deps = if variant == Variant::Bare {
             String::new()
         } else {
-            format!("lifecycle = {{ path = {:?} }}\n", lifecycle.display().to_string())
+            format!(
+                "lifecycle = {{ path = {:?} }}\n",
+                lifecycle.display().to_string()
+            )
         };
         write_if_changed(
             &root.join(name).join("Cargo.toml"),
@@ -155,7 +161,9 @@ fn main() {
     if !invoked_as_bench("compile_time") {
         return;
     }
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repository root");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("repository root");
     let root = workspace(repo);
     let runs = repeats(3);
     println!(

@@ -7,7 +7,9 @@
 //! `cargo bench -p lifecycle-benches --bench drain`
 
 use lifecycle::{Component, Context, Deps, Lifecycle, Service};
-use lifecycle_benches::{invoked_as_bench, ratio, repeats, runtime, secs, wait_until, Samples, Table};
+use lifecycle_benches::{
+    invoked_as_bench, ratio, repeats, runtime, secs, wait_until, Samples, Table,
+};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -22,10 +24,10 @@ type Boxed = Box<dyn std::error::Error + Send + Sync>;
 const SIZES: [usize; 3] = [1, 100, 10_000];
 /// How long after the trigger each operation finishes.
 const WORK: Duration = Duration::from_millis(100);
-/// From the start of a run to the trigger: room to start `n` operations
-/// (and ten times more in a debug build).
+/// From the start of a run to the trigger: room to resolve the graph and
+/// start `n` operations (and ten times more in a debug build).
 fn lead(n: usize) -> Duration {
-    let lead = Duration::from_millis(100) + Duration::from_micros(50) * n as u32;
+    let lead = Duration::from_millis(300) + Duration::from_micros(50) * n as u32;
     if lifecycle_benches::families::FULL {
         lead
     } else {
@@ -50,7 +52,7 @@ impl Service for Intake {
         let (n, at) = PLAN.lock().unwrap().expect("a plan");
         let at = tokio::time::Instant::from_std(at);
         for _ in 0..n {
-            let guard = cx.gate().enter()?;
+            let guard = cx.gate().enter_owned()?;
             tokio::spawn(async move {
                 tokio::time::sleep_until(at).await;
                 drop(guard);
@@ -103,11 +105,14 @@ fn tgs(rt: &Runtime, n: usize) -> Duration {
             async move |s: &mut SubsystemHandle| {
                 for i in 0..n {
                     let up = counter.clone();
-                    s.start(SubsystemBuilder::new(format!("op{i}"), async move |_: &mut SubsystemHandle| {
-                        up.fetch_add(1, Ordering::Release);
-                        tokio::time::sleep_until(at).await;
-                        Ok::<(), Infallible>(())
-                    }));
+                    s.start(SubsystemBuilder::new(
+                        format!("op{i}"),
+                        async move |_: &mut SubsystemHandle| {
+                            up.fetch_add(1, Ordering::Release);
+                            tokio::time::sleep_until(at).await;
+                            Ok::<(), Infallible>(())
+                        },
+                    ));
                 }
             },
             token.clone(),
@@ -165,7 +170,14 @@ fn main() {
         "vs TaskTracker",
         "target (< 5 ms at 10,000)",
     ]);
-    let spread = |s: &Samples| format!("{} ({:.2}–{:.2} ms)", secs(s.median()), s.min() * 1e3, s.max() * 1e3);
+    let spread = |s: &Samples| {
+        format!(
+            "{} ({:.2}–{:.2} ms)",
+            secs(s.median()),
+            s.min() * 1e3,
+            s.max() * 1e3
+        )
+    };
     for n in SIZES {
         let (mut o, mut g, mut h) = (Samples::default(), Samples::default(), Samples::default());
         for _ in 0..runs {

@@ -2,6 +2,8 @@
 //! from every core at once; against `TaskTracker::track_future` (creating and
 //! dropping a tracked future: what counting in-flight work costs there) and a
 //! plain `Arc<AtomicUsize>` `fetch_add` + `fetch_sub` (the floor).
+//! `Gate::enter` hands a guard that borrows the gate; `Gate::enter_owned`
+//! one that holds an `Arc` (for work moved into a spawned task).
 //!
 //! `cargo bench -p lifecycle-benches --bench gate`
 
@@ -36,7 +38,11 @@ where
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("thread")).max().expect("a thread")
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .max()
+            .expect("a thread")
     });
     slowest.as_secs_f64() * 1e9 / ITERS as f64
 }
@@ -54,13 +60,13 @@ fn main() {
     let floor = Arc::new(AtomicUsize::new(0));
     let gate = Gate::new();
     let tracker = TaskTracker::new();
-    let ops: [(&str, &(dyn Fn() + Sync)); 3] = [
+    let ops: [(&str, &(dyn Fn() + Sync)); 4] = [
         ("Arc<AtomicUsize> (floor)", &|| {
             let counter = black_box(&floor);
             counter.fetch_add(1, Ordering::AcqRel);
             counter.fetch_sub(1, Ordering::AcqRel);
         }),
-        ("lifecycle Gate", &|| {
+        ("lifecycle Gate::enter", &|| {
             let guard = black_box(&gate).enter().expect("open");
             drop(black_box(guard));
         }),
@@ -68,35 +74,47 @@ fn main() {
             let tracked = black_box(&tracker).track_future(std::future::ready(()));
             drop(black_box(tracked));
         }),
+        ("lifecycle Gate::enter_owned", &|| {
+            let guard = black_box(&gate).enter_owned().expect("open");
+            drop(black_box(guard));
+        }),
     ];
 
     let mut table = Table::new(&[
         "threads",
         "floor: Arc<AtomicUsize>",
-        "lifecycle Gate",
+        "lifecycle Gate::enter",
         "TaskTracker::track_future",
         "Gate vs floor",
         "Gate vs TaskTracker",
         "target (<= 1.5x floor)",
+        "Gate::enter_owned",
+        "enter_owned vs floor",
     ]);
     for threads in [1, cores] {
-        let mut samples = [Samples::default(), Samples::default(), Samples::default()];
+        let mut samples = <[Samples; 4]>::default();
         for _ in 0..runs {
             for (i, (_, op)) in ops.iter().enumerate() {
                 samples[i].push_value(per_op(threads, op));
             }
         }
         let cell = |s: &Samples| format!("{:.1} ns ({:.1}–{:.1})", s.median(), s.min(), s.max());
-        let [f, g, t] = &samples;
+        let [f, g, t, b] = &samples;
         let vs_floor = g.median() / f.median();
         table.row(vec![
-            if threads == 1 { "1".to_owned() } else { format!("{threads} (all cores, contended)") },
+            if threads == 1 {
+                "1".to_owned()
+            } else {
+                format!("{threads} (all cores, contended)")
+            },
             cell(f),
             cell(g),
             cell(t),
             ratio(g.median(), f.median()),
             ratio(g.median(), t.median()),
             if vs_floor <= 1.5 { "met" } else { "MISSED" }.to_owned(),
+            cell(b),
+            ratio(b.median(), f.median()),
         ]);
     }
     assert_eq!(gate.in_flight(), 0);

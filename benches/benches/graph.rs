@@ -15,7 +15,9 @@
 
 use lifecycle::Lifecycle;
 use lifecycle_benches::families::FAMILIES;
-use lifecycle_benches::{invoked_as_bench, ratio, repeats, runtime, secs_spread, wait_until, Samples, Table};
+use lifecycle_benches::{
+    invoked_as_bench, ratio, repeats, runtime, secs_spread, wait_until, Samples, Table,
+};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -59,7 +61,10 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = System.realloc(ptr, layout, new_size);
         if !p.is_null() {
-            HELD.fetch_add(new_size as isize - layout.size() as isize, Ordering::Relaxed);
+            HELD.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
         }
         p
     }
@@ -135,11 +140,14 @@ fn tgs(rt: &Runtime, n: usize) -> (Duration, isize) {
             async move |s: &mut SubsystemHandle| {
                 for i in 0..n {
                     let up = counter.clone();
-                    s.start(SubsystemBuilder::new(format!("s{i}"), async move |h: &mut SubsystemHandle| {
-                        up.fetch_add(1, Ordering::Release);
-                        h.on_shutdown_requested().await;
-                        Ok::<(), Infallible>(())
-                    }));
+                    s.start(SubsystemBuilder::new(
+                        format!("s{i}"),
+                        async move |h: &mut SubsystemHandle| {
+                            up.fetch_add(1, Ordering::Release);
+                            h.on_shutdown_requested().await;
+                            Ok::<(), Infallible>(())
+                        },
+                    ));
                 }
             },
             token.clone(),
@@ -192,7 +200,12 @@ fn main() {
         "Figure 5: graph build + validation, and memory per component \
          ({registered}+ components registered in this binary; median of {runs} runs, min-max)\n"
     );
-    let mut graph = Table::new(&["components run", "Builder::budget() (graph only)", "pre-triggered run", "per component"]);
+    let mut graph = Table::new(&[
+        "components run",
+        "Builder::budget() (graph only)",
+        "pre-triggered run",
+        "per component",
+    ]);
     let mut start = Table::new(&[
         "components",
         "lifecycle: run() to ready",
@@ -201,8 +214,18 @@ fn main() {
         "vs tgs",
         "vs TaskTracker",
     ]);
-    let mut memory = Table::new(&["components", "lifecycle", "tokio-graceful-shutdown", "TaskTracker + token", "vs tgs", "vs TaskTracker"]);
-    for &(n, family) in FAMILIES.iter().filter(|f| f.0 == 10 || f.0 == 10_000 || !lifecycle_benches::families::FULL) {
+    let mut memory = Table::new(&[
+        "components",
+        "lifecycle",
+        "tokio-graceful-shutdown",
+        "TaskTracker + token",
+        "vs tgs",
+        "vs TaskTracker",
+    ]);
+    for &(n, family) in FAMILIES
+        .iter()
+        .filter(|f| f.0 == 10 || f.0 == 10_000 || !lifecycle_benches::families::FULL)
+    {
         let [mut budget, mut pre, mut ready, mut bytes] = <[Samples; 4]>::default();
         let [mut g_ready, mut g_bytes, mut h_ready, mut h_bytes] = <[Samples; 4]>::default();
         for _ in 0..runs {

@@ -7,8 +7,11 @@
 
 use lifecycle::{Lifecycle, Phase};
 use lifecycle_benches::families::FAMILIES;
-use lifecycle_benches::{invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, wait_until, Samples, Table};
+use lifecycle_benches::{
+    invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, wait_until, Samples, Table,
+};
 use std::convert::Infallible;
+use std::future::Future as _;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -27,7 +30,11 @@ const SETTLE: Duration = Duration::from_millis(20);
 /// Ours: N components, trigger through a `ShutdownHandle`.
 /// Returns (trigger → `run()` returned, the report's own shutdown duration,
 /// each phase's span from its first hook's start to its last hook's end).
-fn ours(rt: &Runtime, family: fn(lifecycle::Builder) -> lifecycle::Builder, n: usize) -> (Duration, Duration, [Duration; 3]) {
+fn ours(
+    rt: &Runtime,
+    family: fn(lifecycle::Builder) -> lifecycle::Builder,
+    n: usize,
+) -> (Duration, Duration, [Duration; 3], Duration) {
     let builder = family(Lifecycle::builder().handle_signals(false));
     let handle = builder.shutdown_handle();
     let health = builder.health();
@@ -39,14 +46,29 @@ fn ours(rt: &Runtime, family: fn(lifecycle::Builder) -> lifecycle::Builder, n: u
     let report = rt.block_on(run).expect("run task").expect("run");
     let took = began.elapsed();
     assert!(report.is_clean(), "unclean: {}", report.failures());
-    assert_eq!(report.shutdown.len(), 3 * n, "one record per component and phase");
+    assert_eq!(
+        report.shutdown.len(),
+        3 * n,
+        "one record per component and phase"
+    );
     let span = |phase: Phase| {
         let records = report.shutdown.iter().filter(|r| r.phase == phase);
         let first = records.clone().map(|r| r.began).min().unwrap_or_default();
-        let last = records.map(|r| r.began + r.duration).max().unwrap_or_default();
+        let last = records
+            .map(|r| r.began + r.duration)
+            .max()
+            .unwrap_or_default();
         last.saturating_sub(first)
     };
-    (took, report.shutdown_duration, Phase::SHUTDOWN.map(span))
+    // The mean time inside one hook's task (its record's duration).
+    let inside =
+        report.shutdown.iter().map(|r| r.duration).sum::<Duration>() / report.shutdown.len() as u32;
+    (
+        took,
+        report.shutdown_duration,
+        Phase::SHUTDOWN.map(span),
+        inside,
+    )
 }
 
 /// tokio-graceful-shutdown: N subsystems that wait for the shutdown request.
@@ -112,9 +134,63 @@ fn hand_rolled(rt: &Runtime, n: usize) -> Duration {
     began.elapsed()
 }
 
+/// One no-op hook as the walk runs it: timed, under a deadline.
+async fn model_job(i: usize, deadline: tokio::time::Instant) -> (usize, Duration) {
+    let began = tokio::time::Instant::now();
+    let _ = tokio::time::timeout_at(deadline, async { Ok::<(), Infallible>(()) }).await;
+    (i, began.elapsed())
+}
+
+/// A model of three shutdown phases over `n` independent no-op hooks (not
+/// lifecycle's code): the walk's loop (a `select!` on an interrupt token and
+/// a `JoinSet`), with every job spawned as a task (what `walk` does today),
+/// or polled once inline first and spawned only if it is still pending (the
+/// suggested fast path). Returns the time the three phases take.
+fn model(rt: &Runtime, n: usize, inline: bool) -> Duration {
+    rt.block_on(rt.spawn(async move {
+        let began = Instant::now();
+        let interrupt = CancellationToken::new();
+        let mut records = Vec::with_capacity(3 * n);
+        for _phase in 0..3 {
+            let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+            let mut set = tokio::task::JoinSet::new();
+            for i in 0..n {
+                if inline {
+                    let mut job = Box::pin(model_job(i, deadline));
+                    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+                    match job.as_mut().poll(&mut cx) {
+                        std::task::Poll::Ready(record) => records.push(record),
+                        std::task::Poll::Pending => {
+                            set.spawn(job);
+                        }
+                    }
+                } else {
+                    set.spawn(model_job(i, deadline));
+                }
+            }
+            while !set.is_empty() {
+                tokio::select! {
+                    biased;
+                    _ = interrupt.cancelled() => break,
+                    Some(joined) = set.join_next() => records.push(joined.expect("job")),
+                }
+            }
+        }
+        assert_eq!(records.len(), 3 * n);
+        began.elapsed()
+    }))
+    .expect("model task")
+}
+
 fn main() {
     if !invoked_as_bench("idle_shutdown") {
         return;
+    }
+    // `BENCH_REPORT_TABLE=1`: keep the runtime's default of printing its
+    // report table on stderr at the end of a run, to measure what that costs.
+    // (Still one thread here.)
+    if std::env::var("BENCH_REPORT_TABLE").as_deref() == Ok("1") {
+        std::env::remove_var("LIFECYCLE_REPORT_TABLE");
     }
     let rt = runtime();
     let runs = repeats(7);
@@ -135,13 +211,32 @@ fn main() {
         "vs TaskTracker",
         "target",
     ]);
-    let mut phases = Table::new(&["components", "trigger -> run() returns", "stop_intake", "drain", "teardown", "rest"]);
-    for &(n, family) in FAMILIES.iter().filter(|f| sizes.as_ref().is_none_or(|s| s.contains(&f.0))) {
+    let mut models = Table::new(&[
+        "hooks per phase",
+        "spawn each (as `walk` does)",
+        "poll inline first (suggested)",
+        "ratio",
+    ]);
+    let mut phases = Table::new(&[
+        "components",
+        "trigger -> run() returns",
+        "stop_intake",
+        "drain",
+        "teardown",
+        "rest",
+        "mean time inside one hook",
+    ]);
+    for &(n, family) in FAMILIES
+        .iter()
+        .filter(|f| sizes.as_ref().is_none_or(|s| s.contains(&f.0)))
+    {
         let [mut o, mut own, mut g, mut h] = <[Samples; 4]>::default();
         let mut spans = <[Samples; 4]>::default();
+        let mut hook = Samples::default();
         // Interleaved, so noise from other work on the machine spreads evenly.
         for _ in 0..runs {
-            let (took, reported, by_phase) = ours(&rt, family, n);
+            let (took, reported, by_phase, inside) = ours(&rt, family, n);
+            hook.push(inside);
             o.push(took);
             own.push(reported);
             for (i, d) in by_phase.iter().enumerate() {
@@ -153,14 +248,30 @@ fn main() {
                 h.push(hand_rolled(&rt, n));
             }
         }
+        let [mut spawned, mut inline] = <[Samples; 2]>::default();
+        for _ in 0..runs {
+            spawned.push(model(&rt, n, false));
+            inline.push(model(&rt, n, true));
+        }
+        models.row(vec![
+            n.to_string(),
+            secs_spread(&spawned),
+            secs_spread(&inline),
+            ratio(inline.median(), spawned.median()),
+        ]);
         phases.row(
             std::iter::once(n.to_string())
                 .chain(std::iter::once(secs(o.median())))
                 .chain(spans.iter().map(|s| secs(s.median())))
+                .chain(std::iter::once(format!("{:.1} µs", hook.median() * 1e6)))
                 .collect(),
         );
         let best = g.median().min(h.median());
-        let mut target = if o.median() <= best { "met".to_owned() } else { "MISSED (> best peer)".to_owned() };
+        let mut target = if o.median() <= best {
+            "met".to_owned()
+        } else {
+            "MISSED (> best peer)".to_owned()
+        };
         if n == 10_000 {
             let under = o.median() < 0.050;
             target = match (target.as_str(), under) {
@@ -185,4 +296,9 @@ fn main() {
     table.print();
     println!("Where lifecycle's time goes (medians; a phase from its first hook's start to its last hook's end):\n");
     phases.print();
+    println!(
+        "A model of the walk, not lifecycle's code: three phases of no-op hooks, each under a \
+         deadline, through a JoinSet:\n"
+    );
+    models.print();
 }

@@ -10,11 +10,24 @@
 //! nominal 10 s instead.)
 
 use lifecycle::Lifecycle;
-use lifecycle_benches::{invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, wait_until, Samples, Table};
+use lifecycle_benches::{
+    invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, wait_until, Samples, Table,
+};
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 
-use lifecycle_benches::families::{WideTop, WIDE_INIT as INIT, WIDE_LEVELS as LEVELS, WIDE_PER_LEVEL as PER_LEVEL};
+use lifecycle_benches::families::{
+    WideTop, WIDE_INIT as INIT, WIDE_LEVELS as LEVELS, WIDE_PER_LEVEL as PER_LEVEL,
+};
+
+/// How long resolving the graph alone takes (`Builder::budget()`): part of
+/// what `run()` does before starting anything.
+fn resolve() -> Duration {
+    let builder = Lifecycle::builder().only::<WideTop>().handle_signals(false);
+    let began = Instant::now();
+    std::hint::black_box(builder.budget().expect("a valid graph"));
+    began.elapsed()
+}
 
 /// Ours: from calling `run()` to ready.
 fn ours(rt: &Runtime) -> Duration {
@@ -27,7 +40,11 @@ fn ours(rt: &Runtime) -> Duration {
     handle.shutdown();
     let report = rt.block_on(run).expect("run task").expect("run");
     assert!(report.is_clean(), "unclean: {}", report.failures());
-    assert_eq!(report.startup.len(), 2 * (LEVELS * PER_LEVEL + 1), "init + start per component");
+    assert_eq!(
+        report.startup.len(),
+        2 * (LEVELS * PER_LEVEL + 1),
+        "init + start per component"
+    );
     ready - began
 }
 
@@ -53,9 +70,9 @@ fn main() {
         "Figure 3: start-up of {total} components in {LEVELS} levels, each init sleeping {INIT:?} \
          (median of {runs} runs, min-max)\n"
     );
-    let mut o = Samples::default();
-    let mut path = Samples::default();
+    let [mut o, mut path, mut graph] = <[Samples; 3]>::default();
     for _ in 0..runs {
+        graph.push(resolve());
         o.push(ours(&rt));
         // The critical path as tokio's 1 ms timer delivers it: 10 sleeps in a row.
         path.push(sequential(&rt, LEVELS));
@@ -76,6 +93,21 @@ fn main() {
             "{:+.0}% over the 100 ms critical path: target (within 20%) {}",
             within * 100.0,
             if within <= 0.20 { "met" } else { "MISSED" }
+        ),
+    ]);
+    table.row(vec![
+        "of which: resolving the graph".to_owned(),
+        secs_spread(&graph),
+        String::new(),
+        format!(
+            "`Builder::budget()` alone, {} of {} components registered in this binary",
+            total + 1,
+            lifecycle_benches::families::FAMILIES
+                .iter()
+                .map(|f| f.0)
+                .sum::<usize>()
+                + total
+                + 1
         ),
     ]);
     table.row(vec![

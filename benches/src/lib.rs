@@ -25,7 +25,9 @@ pub mod families {
 pub fn invoked_as_bench(name: &str) -> bool {
     let bench = std::env::args().any(|a| a == "--bench");
     if !bench {
-        println!("benchmark `{name}`: run it with `cargo bench -p lifecycle-benches --bench {name}`");
+        println!(
+            "benchmark `{name}`: run it with `cargo bench -p lifecycle-benches --bench {name}`"
+        );
         return false;
     }
     // The runtime prints its report table on stderr at the end of each run
