@@ -16,19 +16,15 @@
 use lifecycle::Lifecycle;
 use lifecycle_benches::families::FAMILIES;
 use lifecycle_benches::{
-    invoked_as_bench, ratio, repeats, runtime, secs_spread, wait_until, Samples, Table,
+    invoked_as_bench, ratio, repeats, runtime, secs_spread, tgs_idle, wait_until, Samples, Table,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::convert::Infallible;
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
-use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
 /// The system allocator, counting the bytes it holds.
 struct Counting;
@@ -132,28 +128,9 @@ fn ours(rt: &Runtime, family: fn(lifecycle::Builder) -> lifecycle::Builder, n: u
 fn tgs(rt: &Runtime, n: usize) -> (Duration, isize) {
     let token = CancellationToken::new();
     let up = Arc::new(AtomicUsize::new(0));
-    let counter = up.clone();
     let before = held();
     let began = Instant::now();
-    let toplevel = rt.block_on(async {
-        Toplevel::<Boxed>::new_with_shutdown_token(
-            async move |s: &mut SubsystemHandle| {
-                for i in 0..n {
-                    let up = counter.clone();
-                    s.start(SubsystemBuilder::new(
-                        format!("s{i}"),
-                        async move |h: &mut SubsystemHandle| {
-                            up.fetch_add(1, Ordering::Release);
-                            h.on_shutdown_requested().await;
-                            Ok::<(), Infallible>(())
-                        },
-                    ));
-                }
-            },
-            token.clone(),
-        )
-    });
-    let run = rt.spawn(toplevel.handle_shutdown_requests(Duration::from_secs(30)));
+    let run = tgs_idle(rt, n, &token, &up);
     let ready = wait_until(LIMIT, || up.load(Ordering::Acquire) == n);
     std::thread::sleep(SETTLE);
     let bytes = held() - before;

@@ -8,7 +8,8 @@
 use lifecycle::{Lifecycle, Phase};
 use lifecycle_benches::families::FAMILIES;
 use lifecycle_benches::{
-    invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, wait_until, Samples, Table,
+    invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, tgs_idle, wait_until, Samples,
+    Table,
 };
 use std::convert::Infallible;
 use std::future::Future as _;
@@ -16,12 +17,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
-use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-
-/// tokio-graceful-shutdown's default error type.
-type Boxed = Box<dyn std::error::Error + Send + Sync>;
 
 const READY_LIMIT: Duration = Duration::from_secs(60);
 /// Left between "everything is up" and the trigger, so start-up work is over.
@@ -75,26 +72,7 @@ fn ours(
 fn tgs(rt: &Runtime, n: usize) -> Duration {
     let token = CancellationToken::new();
     let up = Arc::new(AtomicUsize::new(0));
-    let counter = up.clone();
-    let toplevel = rt.block_on(async {
-        Toplevel::<Boxed>::new_with_shutdown_token(
-            async move |s: &mut SubsystemHandle| {
-                for i in 0..n {
-                    let up = counter.clone();
-                    s.start(SubsystemBuilder::new(
-                        format!("s{i}"),
-                        async move |h: &mut SubsystemHandle| {
-                            up.fetch_add(1, Ordering::Release);
-                            h.on_shutdown_requested().await;
-                            Ok::<(), Infallible>(())
-                        },
-                    ));
-                }
-            },
-            token.clone(),
-        )
-    });
-    let run = rt.spawn(toplevel.handle_shutdown_requests(Duration::from_secs(30)));
+    let run = tgs_idle(rt, n, &token, &up);
     wait_until(READY_LIMIT, || up.load(Ordering::Acquire) == n);
     std::thread::sleep(SETTLE);
     let began = Instant::now();
@@ -213,8 +191,8 @@ fn main() {
     ]);
     let mut models = Table::new(&[
         "hooks per phase",
-        "spawn each (as `walk` does)",
-        "poll inline first (suggested)",
+        "spawn each (`walk` before d60127a)",
+        "poll inline first (`walk` since d60127a)",
         "ratio",
     ]);
     let mut phases = Table::new(&[

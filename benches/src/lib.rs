@@ -233,3 +233,40 @@ pub fn machine() -> String {
         .unwrap_or_else(|| "unknown CPU".to_owned());
     format!("{cores} cores, {cpu}")
 }
+
+/// tokio-graceful-shutdown's default error type.
+pub type TgsError = Box<dyn std::error::Error + Send + Sync>;
+
+/// tokio-graceful-shutdown with `n` subsystems that each count themselves in
+/// `up` once running, then wait for the shutdown request. The returned task
+/// handles shutdown requests; cancelling `token` begins the shutdown.
+pub fn tgs_idle(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    token: &tokio_util::sync::CancellationToken,
+    up: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> tokio::task::JoinHandle<
+    Result<(), tokio_graceful_shutdown::errors::GracefulShutdownError<TgsError>>,
+> {
+    use tokio_graceful_shutdown::{SubsystemBuilder, SubsystemHandle, Toplevel};
+    let counter = up.clone();
+    let toplevel = rt.block_on(async {
+        Toplevel::<TgsError>::new_with_shutdown_token(
+            async move |s: &mut SubsystemHandle| {
+                for i in 0..n {
+                    let up = counter.clone();
+                    s.start(SubsystemBuilder::new(
+                        format!("s{i}"),
+                        async move |h: &mut SubsystemHandle| {
+                            up.fetch_add(1, std::sync::atomic::Ordering::Release);
+                            h.on_shutdown_requested().await;
+                            Ok::<(), std::convert::Infallible>(())
+                        },
+                    ));
+                }
+            },
+            token.clone(),
+        )
+    });
+    rt.spawn(toplevel.handle_shutdown_requests(Duration::from_secs(30)))
+}
