@@ -4,6 +4,7 @@
 //! ticker is dropped.
 
 use crate::context::Node;
+use futures_util::FutureExt;
 use std::future::Future;
 use std::time::Duration;
 use tokio::time::{Instant, MissedTickBehavior};
@@ -18,9 +19,13 @@ pub(crate) async fn drain_with_progress<F: Future>(
     deadline: Instant,
     work: F,
 ) -> F::Output {
+    tokio::pin!(work);
+    // Most drains are over at once (nothing in flight): no ticker for those.
+    if let Some(output) = work.as_mut().now_or_never() {
+        return output;
+    }
     let mut ticks = tokio::time::interval_at(Instant::now() + EVERY, EVERY);
     ticks.set_missed_tick_behavior(MissedTickBehavior::Skip);
-    tokio::pin!(work);
     loop {
         tokio::select! {
             biased;
