@@ -37,9 +37,18 @@ impl Signals {
             let reason = self.next().await;
             let interrupt = reason == ShutdownReason::Interrupt;
             let label = if interrupt { "SIGINT" } else { "SIGTERM" };
-            if trigger.fire(reason) {
+            // Logged before firing, so it precedes everything the shutdown
+            // logs (the sequence runs on another task). A signal that found
+            // no shutdown under way counts as the first even if another
+            // source fired in between: it neither repeats nor escalates.
+            let first = trigger.reason().is_none();
+            if first {
                 tracing::info!(signal = label, "signal received: shutting down");
-            } else if interrupt {
+            }
+            if trigger.fire(reason) || first {
+                continue;
+            }
+            if interrupt {
                 tracing::warn!(signal = label, "second interrupt: skipping to teardown");
                 trigger.hurry.cancel();
             } else {
