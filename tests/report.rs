@@ -151,7 +151,7 @@ async fn stubborn_report() -> lifecycle::Report {
 }
 
 #[tokio::test(start_paused = true)]
-async fn table_shows_every_hook_with_outcome_duration_and_forced() {
+async fn table_shows_every_written_hook_with_outcome_duration_and_forced_in_80_columns() {
     let report = stubborn_report().await;
     assert!(!report.is_clean());
     let table = report.table().to_string();
@@ -165,28 +165,107 @@ async fn table_shows_every_hook_with_outcome_duration_and_forced() {
         header,
         ["component", "phase", "outcome", "duration", "forced"]
     );
-    // init + start for two components, then three shutdown phases for two.
-    assert_eq!(lines.len(), 2 + 4 + 6, "{table}");
+    // Rows for what the components wrote: both `init`s, Stubborn's drain and
+    // teardown. The defaults (both `start`s, Front's three shutdown hooks,
+    // Stubborn's stop_intake) cost nothing visible.
     let row = |component: &str, phase: &str| {
         lines
             .iter()
             .find(|l| l.starts_with(component) && l.split_whitespace().nth(1) == Some(phase))
-            .unwrap_or_else(|| panic!("no {component} {phase} row:\n{table}"))
+            .copied()
     };
-    let drain = row("Stubborn", "drain");
-    assert!(drain.contains("timed out after 1s"), "{drain}");
+    let rows: Vec<(&str, &str)> = lines[2..]
+        .iter()
+        .take_while(|l| !l.starts_with('['))
+        .map(|l| {
+            let mut cells = l.split_whitespace();
+            (cells.next().unwrap(), cells.next().unwrap())
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            ("Stubborn", "init"),
+            ("Front", "init"),
+            ("Stubborn", "drain"),
+            ("Stubborn", "teardown")
+        ],
+        "{table}"
+    );
+    assert!(row("Front", "drain").is_none(), "{table}");
+    let drain = row("Stubborn", "drain").unwrap();
+    assert!(drain.contains("timed out [1]"), "{drain}");
     assert!(drain.contains("1.000s"), "{drain}");
     assert!(drain.trim_end().ends_with("FORCED"), "{drain}");
-    let teardown = row("Stubborn", "teardown");
-    assert!(teardown.contains("failed: flush"), "{teardown}");
+    let teardown = row("Stubborn", "teardown").unwrap();
+    assert!(teardown.contains("failed [2]"), "{teardown}");
     assert!(
         teardown.trim_end().ends_with("no"),
         "a failure is not forced: {teardown}"
     );
-    assert!(row("Front", "drain").trim_end().ends_with("no"));
+    // The details follow as numbered notes, control characters flattened.
+    let notes: Vec<&str> = lines.iter().skip(2 + rows.len()).copied().collect();
+    assert_eq!(
+        notes,
+        [
+            "[1] Stubborn drain: timed out after 1s",
+            "[2] Stubborn teardown: failed: flush \"metrics\" failed: disk full"
+        ],
+        "{table}"
+    );
     // Columns line up: every row's duration starts where the header's does.
     let column = lines[1].find("duration").unwrap();
     assert_eq!(&drain[column..column + 6], "1.000s", "{table}");
+    assert!(lines.iter().all(|l| l.chars().count() <= 80), "{table}");
+}
+
+/// A long failure message is wrapped into notes of at most 80 columns.
+#[derive(Component)]
+struct Verbose;
+
+impl Service for Verbose {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(Verbose)
+    }
+    async fn teardown(&self, _cx: &Context) -> lifecycle::Result<()> {
+        let cause = std::io::Error::other(format!(
+            "the metrics endpoint at https://{}.example.invalid/v1/push answered 503",
+            "collector".repeat(6)
+        ));
+        let error: anyhow::Error = anyhow::Error::new(cause)
+            .context("flushing 1200 buffered samples to the metrics backend before exit");
+        Err(error.into())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_failures_wrap_at_80_columns_and_keep_every_word() {
+    let report = Lifecycle::builder()
+        .only::<Verbose>()
+        .handle_signals(false)
+        .print_report(false)
+        .shutdown_on(std::future::ready(()))
+        .run_with_report()
+        .await
+        .expect("runs");
+    let table = report.table().to_string();
+    assert!(table.lines().all(|l| l.chars().count() <= 80), "{table}");
+    let outcome = &report.record("Verbose", Phase::Teardown).unwrap().outcome;
+    // Nothing is lost: the note, unwrapped, is the whole outcome.
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    let note: String = table
+        .lines()
+        .skip_while(|l| !l.starts_with("[1]"))
+        .collect();
+    assert_eq!(
+        squeeze(&note),
+        squeeze(&format!("[1] Verbose teardown: {outcome}")),
+        "{table}"
+    );
+    assert!(
+        table.lines().filter(|l| l.starts_with("    ")).count() >= 2,
+        "{table}"
+    );
 }
 
 #[tokio::test(start_paused = true)]

@@ -1,16 +1,18 @@
 //! [`Lifecycle`]: the entry point, and its [`Builder`].
 
 use crate::budget::{Budget, DEFAULT_GRACE_PERIOD};
-use crate::component::Component;
+use crate::component::{Component, Instance};
 use crate::error::{Result, RunError};
 use crate::graph::Graph;
 use crate::health::Health;
 use crate::phase::{Deadlines, Phase};
 use crate::picture::{GraphFormat, Picture};
 use crate::report::Report;
+use crate::running::Running;
 use crate::settings::{self, EnvSettings, ProcessEnv, Source};
 use crate::shutdown::{self, Run};
 use crate::signal::Signals;
+use crate::supply::Supplies;
 use crate::trigger::{ShutdownHandle, Trigger};
 use futures_util::future::BoxFuture;
 use std::any::TypeId;
@@ -40,6 +42,21 @@ impl Lifecycle {
     /// without error; otherwise the error names what failed.
     pub async fn run() -> Result<()> {
         Builder::new().run().await
+    }
+
+    /// [`run`](Lifecycle::run), its failure typed: a [`RunError`], which
+    /// implements `std::error::Error`, so `?` hands it to a `main` that
+    /// returns `anyhow::Result<()>` or `Result<(), Box<dyn Error>>`.
+    ///
+    /// ```no_run
+    /// #[tokio::main]
+    /// async fn main() -> anyhow::Result<()> {
+    ///     lifecycle::Lifecycle::try_run().await?;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub async fn try_run() -> Result<(), RunError> {
+        Builder::new().try_run().await
     }
 
     /// Configures a run.
@@ -94,6 +111,15 @@ pub struct Builder {
     report_json: Option<PathBuf>,
     print_report: bool,
     print_graph: Option<GraphFormat>,
+    supplies: Supplies,
+    replacements: Vec<Replacement>,
+}
+
+/// A ready-made value that stands in for a component's `init`.
+struct Replacement {
+    type_id: TypeId,
+    name: &'static str,
+    instance: Instance,
 }
 
 /// The builder's choices with the environment's on top, and the graph they
@@ -107,6 +133,17 @@ struct Resolved {
     report_json: Option<(PathBuf, &'static str)>,
     print_report: bool,
     print_graph: Option<GraphFormat>,
+    /// Per component (by graph index): its replacement, if it has one.
+    replacements: Vec<Option<Instance>>,
+}
+
+/// A run ready to go: resolved, checked, signal handlers installed.
+struct Prepared {
+    run: Run,
+    signals: Option<Signals>,
+    triggers: Vec<BoxFuture<'static, ()>>,
+    print_report: bool,
+    report_json: Option<(PathBuf, &'static str)>,
 }
 
 impl Default for Builder {
@@ -126,6 +163,10 @@ impl std::fmt::Debug for Builder {
             .field("report_json", &self.report_json)
             .field("print_report", &self.print_report)
             .field("print_graph", &self.print_graph)
+            .field(
+                "replace",
+                &self.replacements.iter().map(|r| r.name).collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -149,6 +190,8 @@ impl Builder {
             report_json: None,
             print_report: true,
             print_graph: None,
+            supplies: Supplies::default(),
+            replacements: Vec::new(),
         }
     }
 
@@ -250,6 +293,43 @@ impl Builder {
         self
     }
 
+    /// Hands `value` to the run: any component's `init` reads it with
+    /// [`Deps::supplied`](crate::Deps::supplied). For what `main` has and
+    /// components need: parsed arguments, a config file, a client built
+    /// elsewhere. One value per type; a second of the same type replaces
+    /// the first.
+    ///
+    /// ```no_run
+    /// # struct Config;
+    /// # impl Config { fn from_args() -> Config { Config } }
+    /// # async fn f() -> lifecycle::Result<()> {
+    /// lifecycle::Lifecycle::builder()
+    ///     .supply(Config::from_args())
+    ///     .run()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn supply<T: Send + Sync + 'static>(mut self, value: T) -> Self {
+        self.supplies.insert(value);
+        self
+    }
+
+    /// Uses `instance` as the component `T` instead of calling its `init`: a
+    /// fake in tests, a client built beforehand when embedding. Its hooks
+    /// run as usual and its dependents get it. `T` must be part of the run
+    /// (start-up fails with [`RunError::Config`] otherwise); a second
+    /// replacement of the same `T` replaces the first.
+    pub fn replace<T: Component>(mut self, instance: T) -> Self {
+        let type_id = TypeId::of::<T>();
+        self.replacements.retain(|r| r.type_id != type_id);
+        self.replacements.push(Replacement {
+            type_id,
+            name: T::NAME,
+            instance: Instance::of(instance),
+        });
+        self
+    }
+
     /// Begins shutdown when `trigger` resolves, besides the OS signals.
     pub fn shutdown_on<F>(mut self, trigger: F) -> Self
     where
@@ -280,7 +360,12 @@ impl Builder {
 
     /// Runs to the end. `Ok(())` only for a clean run; see [`Lifecycle::run`].
     pub async fn run(self) -> Result<()> {
-        self.run_with_report().await?.into_result()
+        Ok(self.try_run().await?)
+    }
+
+    /// [`run`](Builder::run), its failure typed: see [`Lifecycle::try_run`].
+    pub async fn try_run(self) -> Result<(), RunError> {
+        self.prepare()?.run().await.check()
     }
 
     /// Runs to the end and returns the full report, clean or not. `Err` only
@@ -292,6 +377,57 @@ impl Builder {
     /// written as JSON. When [`print_graph`](Builder::print_graph) or
     /// `LIFECYCLE_PRINT_GRAPH` is set, prints the graph and exits instead.
     pub async fn run_with_report(self) -> Result<Report> {
+        Ok(self.prepare()?.run().await)
+    }
+
+    /// Starts the components and returns once every one has started, with a
+    /// handle to reach them ([`Running::get`]) and to shut them down
+    /// ([`Running::shutdown`], which returns the full report). For tests and
+    /// for embedding in a larger program. `Err` when start-up failed (what
+    /// had started was shut down; the error carries the report) or could not
+    /// begin, as for [`run_with_report`](Builder::run_with_report).
+    ///
+    /// ```
+    /// use lifecycle::{Component, Dep, Deps, Lifecycle, Service};
+    ///
+    /// #[derive(Component)]
+    /// struct Api { greeting: String }
+    ///
+    /// impl Service for Api {
+    ///     async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+    ///         Ok(Api { greeting: "hello".into() })
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> lifecycle::Result<()> {
+    /// let app = Lifecycle::builder()
+    ///     .only::<Api>()
+    ///     .handle_signals(false)
+    ///     .print_report(false)
+    ///     .start()
+    ///     .await?;                                 // Ok once ready
+    /// let api: Dep<Api> = app.get::<Api>();        // a started component
+    /// assert_eq!(api.greeting, "hello");
+    /// let report: lifecycle::Report = app.shutdown().await;
+    /// assert!(report.is_clean());
+    /// # Ok(()) }
+    /// ```
+    pub async fn start(self) -> Result<Running, RunError> {
+        let prepared = self.prepare()?;
+        let (ready, is_ready) = tokio::sync::oneshot::channel();
+        *prepared
+            .run
+            .on_ready
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ready);
+        let running = Running::new(&prepared.run);
+        let task = tokio::spawn(prepared.run());
+        running.until_ready(is_ready, task).await
+    }
+
+    /// Resolves the configuration, checks it, installs the signal handlers:
+    /// everything before the first component's code runs.
+    fn prepare(self) -> Result<Prepared, RunError> {
         let resolved = self.resolve(&ProcessEnv)?;
         if let Some(format) = resolved.print_graph {
             let mut stdout = std::io::stdout().lock();
@@ -306,15 +442,16 @@ impl Builder {
         } else {
             None
         };
-        let run = Run::new(resolved.graph, resolved.deadlines, self.trigger);
-        let report = shutdown::run(run, signals, self.triggers).await;
-        if resolved.print_report {
-            eprint!("{}", report.table());
-        }
-        if let Some((path, setting)) = &resolved.report_json {
-            write_json(&report, path, setting);
-        }
-        Ok(report)
+        let mut run = Run::new(resolved.graph, resolved.deadlines, self.trigger);
+        run.supplies = Arc::new(self.supplies);
+        run.replacements = resolved.replacements;
+        Ok(Prepared {
+            run,
+            signals,
+            triggers: self.triggers,
+            print_report: resolved.print_report,
+            report_json: resolved.report_json,
+        })
     }
 
     /// The builder's settings, the environment's on top, checked; and the
@@ -338,6 +475,7 @@ impl Builder {
         }
         let mut graph = Graph::build(&self.roots)?;
         graph.apply_settings(source)?;
+        let replacements = self.place_replacements(&graph)?;
         let budget = Budget::of(&graph, &deadlines, grace_period);
         Ok(Resolved {
             graph,
@@ -347,7 +485,27 @@ impl Builder {
             report_json,
             print_report: env.report_table.unwrap_or(self.print_report),
             print_graph: self.print_graph.or(env.print_graph),
+            replacements,
         })
+    }
+
+    /// Each replacement at its component's place in `graph`; one for a
+    /// component outside the run is a mistake worth stopping for.
+    fn place_replacements(&self, graph: &Graph) -> Result<Vec<Option<Instance>>, RunError> {
+        let mut placed: Vec<Option<Instance>> = (0..graph.len()).map(|_| None).collect();
+        for replacement in &self.replacements {
+            let Some(i) = graph.index_of(replacement.type_id) else {
+                return Err(RunError::Config {
+                    setting: "replace".to_owned(),
+                    reason: format!(
+                        "`{}` is not part of this run (see `Builder::only`), so its replacement would never be used",
+                        replacement.name
+                    ),
+                });
+            };
+            placed[i] = Some(replacement.instance.clone());
+        }
+        Ok(placed)
     }
 
     fn check(&self) -> Result<(), RunError> {
@@ -365,6 +523,20 @@ impl Builder {
             }),
             None => Ok(()),
         }
+    }
+}
+
+impl Prepared {
+    /// Runs to the end, then prints and writes the report as configured.
+    async fn run(self) -> Report {
+        let report = shutdown::run(self.run, self.signals, self.triggers).await;
+        if self.print_report {
+            eprint!("{}", report.table());
+        }
+        if let Some((path, setting)) = &self.report_json {
+            write_json(&report, path, setting);
+        }
+        report
     }
 }
 

@@ -8,7 +8,9 @@ use crate::phase::Phase;
 use futures_util::future::BoxFuture;
 use std::any::{Any, TypeId};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{self, Poll};
 use std::time::Duration;
 
 /// The behaviour of a component: how it is built and what it does in each phase.
@@ -46,27 +48,27 @@ pub trait Service: Sized + Send + Sync + 'static {
     /// [`Context::spawn`]. Runs right after `init`, under the start deadline.
     fn start(&self, cx: &Context) -> impl Future<Output = Result<()>> + Send {
         let _ = cx;
-        async { Ok(()) }
+        NoHook
     }
 
     /// Stops taking new work: close listeners, pause consumers. When it
     /// returns, the component's [`Gate`](crate::Gate) closes too.
     fn stop_intake(&self, cx: &Context) -> impl Future<Output = Result<()>> + Send {
         let _ = cx;
-        async { Ok(()) }
+        NoHook
     }
 
     /// Lets in-flight work finish. The runtime also waits for the component's
     /// [`Gate`](crate::Gate) to empty and its tracked tasks to end.
     fn drain(&self, cx: &Context) -> impl Future<Output = Result<()>> + Send {
         let _ = cx;
-        async { Ok(()) }
+        NoHook
     }
 
     /// Releases resources: close pools and clients, flush buffers.
     fn teardown(&self, cx: &Context) -> impl Future<Output = Result<()>> + Send {
         let _ = cx;
-        async { Ok(()) }
+        NoHook
     }
 
     /// The component's own readiness check, asked by
@@ -75,7 +77,7 @@ pub trait Service: Sized + Send + Sync + 'static {
     /// why it cannot take traffic now (a lost database connection, say).
     /// Keep it quick: probes call it often.
     fn ready(&self) -> impl Future<Output = Result<()>> + Send {
-        async { Ok(()) }
+        NoHook
     }
 }
 
@@ -203,23 +205,73 @@ pub(crate) struct Instance {
     pub(crate) hooks: Arc<dyn Hooks>,
 }
 
-fn build<T: Component>(store: DepStore) -> BoxFuture<'static, Result<Instance>> {
-    Box::pin(async move {
-        let value = Arc::new(T::init(Deps::new(&store)).await?);
-        Ok(Instance {
+impl Instance {
+    /// A value built elsewhere (by `init`, or handed to `Builder::replace`).
+    pub(crate) fn of<T: Service>(value: T) -> Instance {
+        let value = Arc::new(value);
+        Instance {
             any: value.clone(),
             hooks: value,
-        })
-    })
+        }
+    }
+}
+
+fn build<T: Component>(store: DepStore) -> BoxFuture<'static, Result<Instance>> {
+    Box::pin(async move { Ok(Instance::of(T::init(Deps::new(&store)).await?)) })
+}
+
+/// What [`Service`]'s default hooks return. Private, so no user's hook can
+/// return it: a hook's future is of this type exactly when the component did
+/// not write that hook, which [`Hooks::writes`] tells without running it.
+struct NoHook;
+
+impl Future for NoHook {
+    type Output = Result<()>;
+    fn poll(self: Pin<&mut Self>, _: &mut task::Context<'_>) -> Poll<Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+}
+
+/// Whether the future type a hook returns is [`NoHook`], decided from the
+/// hook's signature alone: nothing is called. `'static` stands in for the
+/// hook's lifetimes, which type identity does not depend on.
+fn is_no_hook<R: 'static>() -> bool {
+    TypeId::of::<R>() == TypeId::of::<NoHook>()
+}
+
+fn returns_no_hook<T: 'static, R: 'static>(_hook: fn(&'static T, &'static Context) -> R) -> bool {
+    is_no_hook::<R>()
+}
+
+fn ready_returns_no_hook<T: 'static, R: 'static>(_hook: fn(&'static T) -> R) -> bool {
+    is_no_hook::<R>()
 }
 
 /// A component's hooks behind a vtable, so the runtime can hold any of them.
 pub(crate) trait Hooks: Send + Sync {
     fn run<'a>(&'a self, phase: Phase, cx: &'a Context) -> BoxFuture<'a, Result<()>>;
     fn ready(&self) -> BoxFuture<'_, Result<()>>;
+    /// Whether the component wrote its own hook for `phase` (`init` always).
+    fn writes(&self, phase: Phase) -> bool;
+    /// Whether the component wrote its own readiness check.
+    fn writes_ready(&self) -> bool;
 }
 
 impl<T: Service> Hooks for T {
+    fn writes(&self, phase: Phase) -> bool {
+        !match phase {
+            Phase::Init => false,
+            Phase::Start => returns_no_hook::<T, _>(T::start),
+            Phase::StopIntake => returns_no_hook::<T, _>(T::stop_intake),
+            Phase::Drain => returns_no_hook::<T, _>(T::drain),
+            Phase::Teardown => returns_no_hook::<T, _>(T::teardown),
+        }
+    }
+
+    fn writes_ready(&self) -> bool {
+        !ready_returns_no_hook::<T, _>(T::ready)
+    }
+
     fn run<'a>(&'a self, phase: Phase, cx: &'a Context) -> BoxFuture<'a, Result<()>> {
         match phase {
             // `init` builds the value; it is not a hook on an instance.

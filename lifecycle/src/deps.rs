@@ -1,6 +1,7 @@
 //! Handing a component its dependencies: [`Deps`] while building, [`Dep`] to keep.
 
 use crate::component::{Component, DependsOn};
+use crate::supply::{NotSupplied, Supplies};
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::marker::PhantomData;
@@ -38,10 +39,45 @@ impl<'a, C> Deps<'a, C> {
             ),
         }
     }
+
+    /// The value of type `T` the program handed to the run with
+    /// [`Builder::supply`](crate::Builder::supply): parsed arguments, a
+    /// config file, a client built elsewhere. `Err` names the missing type.
+    ///
+    /// ```
+    /// use lifecycle::{Component, Deps, Service};
+    ///
+    /// struct Config { port: u16 }
+    ///
+    /// #[derive(Component)]
+    /// struct Api { port: u16 }
+    ///
+    /// impl Service for Api {
+    ///     async fn init(deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+    ///         let config: &Config = deps.supplied::<Config>()?;
+    ///         Ok(Api { port: config.port })
+    ///     }
+    /// }
+    ///
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() -> lifecycle::Result<()> {
+    /// let app = lifecycle::Lifecycle::builder()
+    ///     .supply(Config { port: 8080 })
+    ///     .only::<Api>()
+    ///     .handle_signals(false)
+    ///     .print_report(false)
+    ///     .start()
+    ///     .await?;
+    /// assert_eq!(app.get::<Api>().port, 8080);
+    /// assert!(app.shutdown().await.is_clean());
+    /// # Ok(()) }
+    /// ```
+    pub fn supplied<T: Send + Sync + 'static>(&self) -> Result<&'a T, NotSupplied> {
+        self.store.supplies.get::<T>()
+    }
 }
 
 /// A shared handle to a started dependency: cheap to clone, derefs to `T`.
-pub struct Dep<T>(Arc<T>);
+pub struct Dep<T>(pub(crate) Arc<T>);
 
 impl<T> Dep<T> {
     /// The shared pointer behind the handle.
@@ -69,18 +105,27 @@ impl<T: fmt::Debug> fmt::Debug for Dep<T> {
     }
 }
 
-/// The built direct dependencies of one component, by type.
+/// The built direct dependencies of one component, by type, and the values
+/// supplied to the run.
 #[derive(Default)]
 pub(crate) struct DepStore {
     entries: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
+    supplies: Arc<Supplies>,
 }
 
 impl DepStore {
+    pub(crate) fn new(supplies: Arc<Supplies>) -> Self {
+        DepStore {
+            entries: Vec::new(),
+            supplies,
+        }
+    }
+
     pub(crate) fn push(&mut self, type_id: TypeId, value: Arc<dyn Any + Send + Sync>) {
         self.entries.push((type_id, value));
     }
 
-    fn get<T: Component>(&self) -> Option<Dep<T>> {
+    pub(crate) fn get<T: Component>(&self) -> Option<Dep<T>> {
         let (_, value) = self
             .entries
             .iter()

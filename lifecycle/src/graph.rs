@@ -47,6 +47,11 @@ impl Graph {
     pub(crate) fn build(roots: &[(TypeId, &'static str)]) -> Result<Graph, RunError> {
         let all: HashMap<TypeId, &'static Registration> =
             registered().map(|r| ((r.type_id)(), r)).collect();
+        if all.is_empty() {
+            // Never "ready" with nothing running: most likely the components
+            // live in a library crate the binary never names.
+            return Err(RunError::NoComponents);
+        }
 
         let mut chosen: Vec<&'static Registration> = if roots.is_empty() {
             all.values().copied().collect()
@@ -113,6 +118,13 @@ impl Graph {
 
     pub(crate) fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// The index of the component of type `type_id`, if it is in the graph.
+    pub(crate) fn index_of(&self, type_id: TypeId) -> Option<usize> {
+        self.nodes
+            .iter()
+            .position(|n| (n.registration.type_id)() == type_id)
     }
 
     /// Applies the per-component deadline settings from the environment, and

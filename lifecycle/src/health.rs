@@ -1,6 +1,7 @@
 //! Readiness and liveness, as flags and checks any health endpoint can read.
 
 use crate::component::Hooks;
+use crate::report::HookError;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +23,8 @@ struct Inner {
     ready: AtomicBool,
     /// Set once the run ends; liveness is its negation.
     ended: AtomicBool,
+    /// Set once every component started (and the checks are in).
+    started: AtomicBool,
     /// Started components' readiness checks, set when the application is ready.
     checks: Mutex<Vec<(&'static str, Arc<dyn Hooks>)>>,
 }
@@ -43,8 +46,21 @@ pub struct Readiness {
     /// component's own check passing.
     pub ready: bool,
     /// What is not ready and why: `("application", "shutting down")`, or a
-    /// component's name and its check's error.
+    /// component's name and its check's error (with its causes).
     pub not_ready: Vec<(&'static str, String)>,
+    /// The errors the failing checks returned, kept as they were.
+    errors: Vec<(&'static str, HookError)>,
+}
+
+impl Readiness {
+    /// The error `component`'s readiness check returned, if it failed with
+    /// one: the original, with its cause chain (see [`HookError::downcast_ref`]).
+    pub fn error(&self, component: &str) -> Option<&HookError> {
+        self.errors
+            .iter()
+            .find(|(name, _)| *name == component)
+            .map(|(_, error)| error)
+    }
 }
 
 impl Health {
@@ -63,20 +79,15 @@ impl Health {
     /// check, run concurrently. A check that panics counts as not ready.
     pub async fn readiness(&self) -> Readiness {
         if !self.is_ready() {
-            let why = if self
-                .inner
-                .checks
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .is_empty()
-            {
-                "starting"
-            } else {
+            let why = if self.inner.started.load(Ordering::Acquire) {
                 "shutting down"
+            } else {
+                "starting"
             };
             return Readiness {
                 ready: false,
                 not_ready: vec![("application", why.to_owned())],
+                errors: Vec::new(),
             };
         }
         let checks = self
@@ -89,15 +100,24 @@ impl Health {
             futures_util::future::join_all(checks.iter().map(|(name, hooks)| async move {
                 match AssertUnwindSafe(hooks.ready()).catch_unwind().await {
                     Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some((*name, format!("{e:#}"))),
-                    Err(_) => Some((*name, "readiness check panicked".to_owned())),
+                    Ok(Err(e)) => {
+                        let error = HookError::new(e);
+                        Some((*name, error.to_string(), Some(error)))
+                    }
+                    Err(_) => Some((*name, "readiness check panicked".to_owned(), None)),
                 }
             }))
             .await;
-        let not_ready: Vec<_> = results.into_iter().flatten().collect();
+        let mut not_ready = Vec::new();
+        let mut errors = Vec::new();
+        for (name, why, error) in results.into_iter().flatten() {
+            not_ready.push((name, why));
+            errors.extend(error.map(|error| (name, error)));
+        }
         Readiness {
             ready: not_ready.is_empty() && self.is_ready(),
             not_ready,
+            errors,
         }
     }
 
@@ -111,6 +131,7 @@ impl Health {
             .checks
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = checks;
+        self.inner.started.store(true, Ordering::Release);
     }
 
     pub(crate) fn end(&self) {

@@ -90,16 +90,19 @@ mod health;
 #[cfg(feature = "http")]
 pub mod http;
 mod json;
+mod obligation;
 mod phase;
 mod picture;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod progress;
 mod report;
+mod running;
 mod settings;
 mod shutdown;
 mod signal;
 mod startup;
+mod supply;
 #[cfg(feature = "systemd")]
 mod systemd;
 mod tasks;
@@ -111,14 +114,18 @@ pub use builder::{Builder, Lifecycle};
 pub use component::{Component, DependsOn, Service, Timeouts};
 pub use context::Context;
 pub use deps::{Dep, Deps};
-pub use error::{Error, Result, RunError};
+pub use error::{BoxError, Error, Result, RunError};
 pub use gate::{Gate, Guard, OwnedGuard, Refused};
 pub use health::{Health, Readiness};
 /// `#[derive(Component)]`: registers a type as a component. See the crate docs.
 pub use lifecycle_macros::Component;
 pub use phase::{Deadlines, Phase};
 pub use picture::GraphFormat;
-pub use report::{Failures, Outcome, Record, Report, ShutdownReason, Table, TaskFailure};
+pub use report::{
+    Failures, HookError, Outcome, Record, Report, ShutdownReason, Table, TaskFailure,
+};
+pub use running::Running;
+pub use supply::NotSupplied;
 pub use trigger::ShutdownHandle;
 
 /// What generated code names. Not public API.

@@ -3,7 +3,9 @@
 
 use crate::error::{Error, RunError};
 use crate::phase::Phase;
+use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What asked the application to shut down.
@@ -64,8 +66,8 @@ impl fmt::Display for ShutdownReason {
 pub enum Outcome {
     /// Finished in time, without error.
     Completed,
-    /// Returned an error.
-    Failed(String),
+    /// Returned an error, kept as it was: see [`HookError`].
+    Failed(HookError),
     /// Panicked; the panic was contained.
     Panicked(String),
     /// Missed its deadline and was cancelled. `detail` says what was still
@@ -95,6 +97,23 @@ impl Outcome {
         matches!(
             self,
             Outcome::TimedOut { .. } | Outcome::Interrupted | Outcome::Skipped
+        )
+    }
+
+    /// A short label for the table: `completed`, `failed`, `panicked`,
+    /// `timed out`, `interrupted`, `skipped`.
+    fn label(&self) -> &'static str {
+        match self {
+            Outcome::TimedOut { .. } => "timed out",
+            other => other.kind(),
+        }
+    }
+
+    /// Whether [`Display`](fmt::Display) says more than the label.
+    fn has_detail(&self) -> bool {
+        matches!(
+            self,
+            Outcome::Failed(_) | Outcome::Panicked(_) | Outcome::TimedOut { .. }
         )
     }
 
@@ -146,6 +165,87 @@ pub struct Record {
     pub began: Duration,
     /// How long it ran.
     pub duration: Duration,
+    /// Whether the component wrote this hook. `false` when [`Service`]'s
+    /// no-op default stood in: nothing of the component's ran (in `drain`
+    /// the runtime still waited for its gate and tracked tasks). Such
+    /// records stay out of the logs, the table and the failures unless
+    /// something went wrong in them.
+    ///
+    /// [`Service`]: crate::Service
+    pub written: bool,
+}
+
+impl Record {
+    /// Whether people need to see this record: a hook the component wrote,
+    /// or the runtime's own work for it that did not complete. A default
+    /// no-op that completed, or that a second `SIGINT` skipped, is noise.
+    pub(crate) fn is_noteworthy(&self) -> bool {
+        self.written || !matches!(self.outcome, Outcome::Completed | Outcome::Skipped)
+    }
+}
+
+/// The error a hook, `init` or a readiness check returned, kept as it was.
+///
+/// It displays the message with its causes (`reading PORT: invalid digit
+/// found in string`); [`error`](HookError::error) and
+/// [`downcast_ref`](HookError::downcast_ref) reach the original. Two are equal
+/// when they read the same. Cheap to clone.
+#[derive(Clone)]
+pub struct HookError {
+    error: Arc<Error>,
+    text: String,
+}
+
+impl HookError {
+    pub(crate) fn new(error: Error) -> Self {
+        HookError {
+            text: format!("{error:#}"),
+            error: Arc::new(error),
+        }
+    }
+
+    /// The error itself.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+
+    /// The first error in its chain that is an `E`: see [`Error::downcast_ref`].
+    pub fn downcast_ref<E: StdError + 'static>(&self) -> Option<&E> {
+        self.error.downcast_ref()
+    }
+
+    /// The message with its causes, as one line.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+/// A message-only error, for building expected outcomes in tests:
+/// `Outcome::Failed("connection refused".into())`.
+impl From<&str> for HookError {
+    fn from(message: &str) -> Self {
+        HookError::new(Error::msg(message.to_owned()))
+    }
+}
+
+impl PartialEq for HookError {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for HookError {}
+
+impl fmt::Display for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl fmt::Debug for HookError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.text, f)
+    }
 }
 
 /// A tracked task that failed or panicked.
@@ -185,7 +285,10 @@ impl Report {
     pub fn is_clean(&self) -> bool {
         self.started
             && self.task_failures.is_empty()
-            && self.shutdown.iter().all(|r| r.outcome.is_completed())
+            && self
+                .shutdown
+                .iter()
+                .all(|r| r.outcome.is_completed() || !r.is_noteworthy())
     }
 
     /// Every record, start-up then shutdown.
@@ -204,15 +307,21 @@ impl Report {
         Failures(self)
     }
 
-    /// The report as a table for people, one row per hook: component,
-    /// phase, outcome, duration, and whether the runtime forced it. The run
-    /// prints it on stderr at the end (see [`Builder::print_report`](crate::Builder::print_report)).
+    /// The report as a table for people, one row per hook the components
+    /// wrote (and per default that did not complete): component, phase,
+    /// outcome, duration, and whether the runtime forced it. Errors and
+    /// other details follow as numbered notes, wrapped to 80 columns. The
+    /// run prints it on stderr at the end (see
+    /// [`Builder::print_report`](crate::Builder::print_report)).
     ///
     /// ```text
-    /// shutdown after SIGINT: clean, took 2.503s
-    /// component  phase        outcome    duration  forced
-    /// Api        stop_intake  completed  0.041ms   no
-    /// Api        drain        completed  2.503s    no
+    /// shutdown after SIGINT: NOT clean, took 10.003s
+    /// component  phase     outcome        duration  forced
+    /// Api        start     completed      0.052ms   no
+    /// Api        drain     timed out [1]  10.000s   FORCED
+    /// Db         teardown  failed [2]     1.2ms     no
+    /// [1] Api drain: timed out after 10s (3 still in flight)
+    /// [2] Db teardown: failed: closing the pool: connection reset by peer
     /// ```
     pub fn table(&self) -> Table<'_> {
         Table(self)
@@ -221,7 +330,8 @@ impl Report {
     /// The report as one JSON object, for machines (and
     /// `LIFECYCLE_REPORT_JSON`). Durations are milliseconds; records carry
     /// `stage` (`startup`/`shutdown`), `component`, `phase`, `outcome` (see
-    /// [`Outcome::kind`]), `message`, `forced`, `began_ms` and `duration_ms`.
+    /// [`Outcome::kind`]), `message`, `forced`, `written` (see [`Record::written`]),
+    /// `began_ms` and `duration_ms`.
     pub fn to_json(&self) -> String {
         use crate::json::{array, object, Value};
         let record = |stage: &'static str, r: &Record| {
@@ -233,6 +343,7 @@ impl Report {
                 ("outcome", Value::Str(r.outcome.kind())),
                 ("message", Value::Str(&message)),
                 ("forced", Value::Bool(r.outcome.is_forced())),
+                ("written", Value::Bool(r.written)),
                 ("began_ms", Value::Millis(r.began)),
                 ("duration_ms", Value::Millis(r.duration)),
             ]))
@@ -328,6 +439,11 @@ impl Report {
 
     /// `Ok(())` for a clean run, otherwise the matching [`RunError`].
     pub fn into_result(self) -> crate::Result<()> {
+        Ok(self.check()?)
+    }
+
+    /// `Ok(())` for a clean run, otherwise the matching [`RunError`], typed.
+    pub(crate) fn check(self) -> Result<(), RunError> {
         if self.is_clean() {
             return Ok(());
         }
@@ -340,13 +456,16 @@ impl Report {
             },
             _ => RunError::Shutdown { report },
         };
-        Err(Error::from(error))
+        Err(error)
     }
 
     /// Logs the report through `tracing`: one event per hook that did not
     /// complete, then a summary.
     pub fn log(&self) {
-        for record in self.records().filter(|r| !r.outcome.is_completed()) {
+        for record in self
+            .records()
+            .filter(|r| !r.outcome.is_completed() && r.is_noteworthy())
+        {
             tracing::warn!(
                 component = record.component,
                 phase = %record.phase,
@@ -377,7 +496,11 @@ impl fmt::Display for Failures<'_> {
             first = false;
             f.write_str(s)
         };
-        for r in self.0.records().filter(|r| !r.outcome.is_completed()) {
+        for r in self
+            .0
+            .records()
+            .filter(|r| !r.outcome.is_completed() && r.is_noteworthy())
+        {
             sep(f)?;
             write!(f, "{} {} {}", r.component, r.phase, r.outcome)?;
         }
@@ -410,13 +533,26 @@ impl fmt::Display for Table<'_> {
             Elapsed(report.shutdown_duration)
         )?;
         let header = ["component", "phase", "outcome", "duration", "forced"].map(str::to_owned);
+        let mut notes = Vec::new();
         let rows: Vec<[String; 5]> = report
             .records()
+            .filter(|r| r.is_noteworthy())
             .map(|r| {
+                let mut outcome = r.outcome.label().to_owned();
+                if r.outcome.has_detail() {
+                    notes.push(format!(
+                        "[{}] {} {}: {}",
+                        notes.len() + 1,
+                        r.component,
+                        r.phase,
+                        r.outcome
+                    ));
+                    outcome.push_str(&format!(" [{}]", notes.len()));
+                }
                 [
                     r.component.to_owned(),
                     r.phase.to_string(),
-                    one_line(&r.outcome.to_string()),
+                    outcome,
                     Elapsed(r.duration).to_string(),
                     (if r.outcome.is_forced() {
                         "FORCED"
@@ -444,15 +580,55 @@ impl fmt::Display for Table<'_> {
             }
             writeln!(f, "{}", line.trim_end())?;
         }
-        for t in &report.task_failures {
-            writeln!(
-                f,
-                "task `{}` of {} failed: {}",
-                t.task, t.component, t.error
-            )?;
+        let tasks = report
+            .task_failures
+            .iter()
+            .map(|t| format!("task `{}` of {} failed: {}", t.task, t.component, t.error));
+        for note in notes.into_iter().chain(tasks) {
+            for line in wrap(&one_line(&note), TABLE_WIDTH) {
+                writeln!(f, "{line}")?;
+            }
         }
         Ok(())
     }
+}
+
+/// The width the table's notes are wrapped to.
+const TABLE_WIDTH: usize = 80;
+
+/// Breaks `text` into lines of at most `width` characters at spaces (a word
+/// longer than a line is cut); lines after the first are indented by four.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    const INDENT: &str = "    ";
+    let mut lines = vec![String::new()];
+    for mut word in text.split_whitespace() {
+        loop {
+            let line = lines.last_mut().expect("never empty");
+            let len = line.chars().count();
+            let fresh = line.trim().is_empty();
+            let need = word.chars().count() + usize::from(!fresh);
+            if len + need <= width {
+                if !fresh {
+                    line.push(' ');
+                }
+                line.push_str(word);
+                break;
+            }
+            if fresh {
+                let cut = word
+                    .char_indices()
+                    .nth(width.saturating_sub(len).max(1))
+                    .map_or(word.len(), |(i, _)| i);
+                line.push_str(&word[..cut]);
+                word = &word[cut..];
+                if word.is_empty() {
+                    break;
+                }
+            }
+            lines.push(INDENT.to_owned());
+        }
+    }
+    lines
 }
 
 /// A measured duration for people: `0.041ms`, `12.3ms`, `2.503s`.

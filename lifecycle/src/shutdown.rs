@@ -10,10 +10,12 @@ use crate::progress::drain_with_progress;
 use crate::report::{Outcome, Record, Report};
 use crate::signal::Signals;
 use crate::startup::start;
+use crate::supply::Supplies;
 use crate::trigger::Trigger;
 use crate::walk::{guarded, walk, Order};
 use futures_util::future::BoxFuture;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -30,6 +32,12 @@ pub(crate) struct Run {
     pub(crate) started_at: Instant,
     /// Who hears of the milestones (systemd).
     pub(crate) events: Events,
+    /// Values from [`Builder::supply`](crate::Builder::supply).
+    pub(crate) supplies: Arc<Supplies>,
+    /// Per component: a ready-made value that stands in for `init`.
+    pub(crate) replacements: Vec<Option<Instance>>,
+    /// Told once every component has started (see `Builder::start`).
+    pub(crate) on_ready: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl Run {
@@ -40,6 +48,7 @@ impl Run {
             .map(|n| Arc::new(Node::new(n.name(), trigger.clone())))
             .collect();
         let slots = (0..graph.len()).map(|_| OnceLock::new()).collect();
+        let graph_len = graph.len();
         Run {
             graph,
             deadlines,
@@ -48,6 +57,9 @@ impl Run {
             slots,
             started_at: Instant::now(),
             events: Events::new(),
+            supplies: Arc::default(),
+            replacements: (0..graph_len).map(|_| None).collect(),
+            on_ready: Mutex::default(),
         }
     }
 }
@@ -87,11 +99,20 @@ pub(crate) async fn run(
     if report.started {
         let checks = (0..run.graph.len())
             .filter_map(|i| Some((run.graph.nodes[i].name(), run.slots[i].get()?.hooks.clone())))
+            .filter(|(_, hooks)| hooks.writes_ready())
             .collect();
         trigger.health.set_checks(checks);
         trigger.mark_ready();
         tracing::info!(components = run.graph.len(), "ready");
         run.events.ready(run.graph.len());
+        let on_ready = run
+            .on_ready
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(on_ready) = on_ready {
+            let _ = on_ready.send(());
+        }
         trigger.begun.cancelled().await;
     }
     let began = Instant::now();
@@ -180,6 +201,7 @@ async fn phase(
             outcome: Outcome::Interrupted,
             began: stopped_at.saturating_sub(ran_for),
             duration: ran_for,
+            written: writes(run, i, phase),
         });
     }
     for i in stopped.not_run {
@@ -204,7 +226,15 @@ fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record
         outcome: Outcome::Skipped,
         began: at,
         duration: std::time::Duration::ZERO,
+        written: writes(run, i, phase),
     }
+}
+
+/// Whether component `i` wrote its hook for `phase` (`false` if never built).
+pub(crate) fn writes(run: &Run, i: usize, phase: Phase) -> bool {
+    run.slots[i]
+        .get()
+        .is_some_and(|instance| instance.hooks.writes(phase))
 }
 
 fn abort_tasks(run: &Run) {
@@ -239,13 +269,14 @@ fn hook(
         duration = tracing::field::Empty,
     );
     let record_span = span.clone();
+    let written = hooks.as_ref().is_some_and(|hooks| hooks.writes(phase));
     async move {
         let began = Instant::now();
         let cx = Context::new(node.clone(), phase, Some(deadline));
         let run_hook = async {
             match &hooks {
-                Some(hooks) => hooks.run(phase, &cx).await,
-                None => Ok(()),
+                Some(hooks) if written => hooks.run(phase, &cx).await,
+                _ => Ok(()),
             }
         };
         let mut outcome = match phase {
@@ -273,11 +304,14 @@ fn hook(
             outcome,
             began: began.saturating_duration_since(shutdown_began),
             duration: began.elapsed(),
+            written,
         };
         record_span.record("outcome", record.outcome.kind());
         record_span.record("forced", record.outcome.is_forced());
         record_span.record("duration", tracing::field::debug(record.duration));
-        if record.outcome.is_completed() {
+        if !record.is_noteworthy() {
+            // A default no-op: nothing to tell.
+        } else if record.outcome.is_completed() {
             tracing::info!(duration = ?record.duration, "{phase} completed");
         } else {
             tracing::warn!(duration = ?record.duration, outcome = %record.outcome, "{phase} did not complete");

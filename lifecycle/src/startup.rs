@@ -4,9 +4,10 @@
 
 use crate::context::Context;
 use crate::deps::DepStore;
+use crate::obligation::Obligations;
 use crate::phase::Phase;
-use crate::report::{Outcome, Record, Report, ShutdownReason};
-use crate::shutdown::Run;
+use crate::report::{HookError, Outcome, Record, Report, ShutdownReason};
+use crate::shutdown::{writes, Run};
 use crate::walk::{guarded, walk, Order};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -60,6 +61,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
                 outcome: Outcome::Interrupted,
                 began: stopped_at.saturating_sub(ran_for),
                 duration: ran_for,
+                written: phase == Phase::Init || writes(run, i, phase),
             });
         }
     }
@@ -69,6 +71,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
 }
 
 /// `init` then `start` of component `i`, both under its one start deadline.
+/// A replacement given to the builder stands in for `init`.
 fn start_one(
     run: &Run,
     i: usize,
@@ -78,7 +81,8 @@ fn start_one(
     let limit = node.deadline(Phase::Start, &run.deadlines);
     let shared = run.nodes[i].clone();
     let slots = run.slots.clone();
-    let mut store = DepStore::default();
+    let replacement = run.replacements[i].clone();
+    let mut store = DepStore::new(run.supplies.clone());
     for &d in &node.dependencies {
         if let Some(instance) = run.slots[d].get() {
             store.push(
@@ -100,19 +104,26 @@ fn start_one(
         let name = registration.name;
         let began = Instant::now();
         let deadline = began + limit;
+        let obligations = Obligations::default();
 
-        let mut instance = None;
-        let outcome = guarded(deadline, limit, async {
-            instance = Some((registration.build)(store).await?);
-            Ok(())
-        })
-        .await;
+        let mut instance = replacement;
+        let outcome = if instance.is_some() {
+            Outcome::Completed
+        } else {
+            guarded(deadline, limit, async {
+                let built = obligations.during((registration.build)(store)).await?;
+                instance = Some(built);
+                Ok(())
+            })
+            .await
+        };
         let init = Record {
             component: name,
             phase: Phase::Init,
             outcome,
             began: began.saturating_duration_since(run_began),
             duration: began.elapsed(),
+            written: true,
         };
         let Some(instance) = instance.filter(|_| init.outcome.is_completed()) else {
             record_span.record("outcome", init.outcome.kind());
@@ -126,19 +137,28 @@ fn start_one(
         let _ = slots[i].set(instance);
 
         let began_start = Instant::now();
-        let cx = Context::new(shared, Phase::Start, Some(deadline));
-        let outcome = guarded(deadline, limit, hooks.run(Phase::Start, &cx)).await;
+        let written = hooks.writes(Phase::Start);
+        let mut outcome = if written {
+            let cx = Context::new(shared, Phase::Start, Some(deadline));
+            guarded(deadline, limit, hooks.run(Phase::Start, &cx)).await
+        } else {
+            Outcome::Completed
+        };
+        if let (Outcome::Completed, Some(unkept)) = (&outcome, obligations.unkept()) {
+            outcome = Outcome::Failed(HookError::new(unkept.into()));
+        }
         let start = Record {
             component: name,
             phase: Phase::Start,
             outcome,
             began: began_start.saturating_duration_since(run_began),
             duration: began_start.elapsed(),
+            written,
         };
         record_span.record("outcome", start.outcome.kind());
         record_span.record("duration", tracing::field::debug(began.elapsed()));
         if start.outcome.is_completed() {
-            tracing::info!(duration = ?began.elapsed(), "started");
+            tracing::debug!(duration = ?began.elapsed(), "started");
         } else {
             tracing::error!(outcome = %start.outcome, "start did not complete");
         }

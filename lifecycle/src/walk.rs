@@ -3,7 +3,7 @@
 
 use crate::error::Result;
 use crate::graph::Graph;
-use crate::report::Outcome;
+use crate::report::{HookError, Outcome};
 use futures_util::FutureExt;
 use std::any::Any;
 use std::collections::VecDeque;
@@ -153,7 +153,7 @@ where
 {
     match tokio::time::timeout_at(deadline, AssertUnwindSafe(hook).catch_unwind()).await {
         Ok(Ok(Ok(()))) => Outcome::Completed,
-        Ok(Ok(Err(error))) => Outcome::Failed(format!("{error:#}")),
+        Ok(Ok(Err(error))) => Outcome::Failed(HookError::new(error)),
         Ok(Err(panic)) => Outcome::Panicked(panic_message(&*panic)),
         Err(_) => Outcome::TimedOut {
             deadline: limit,

@@ -8,6 +8,7 @@ use super::signal::ShutdownSignal;
 use crate::context::Context;
 use crate::gate::Gate;
 use crate::health::Health;
+use crate::obligation::Obligation;
 use axum::body::Body;
 use axum::routing::future::RouteFuture;
 use axum::Router;
@@ -93,6 +94,8 @@ pub struct Server {
     probes: Option<Probes>,
     health_addr: Option<SocketAddr>,
     running: Running,
+    /// Built in `init`, owes a `start` (hooks not wired is a start-up error).
+    wired: Obligation,
 }
 
 /// What the hooks share with the serving tasks.
@@ -121,6 +124,12 @@ impl std::fmt::Debug for Server {
     }
 }
 
+/// What to do about a `Server` whose `start` never ran.
+const UNWIRED: &str =
+    "nothing listens. Wire its hooks: add `lifecycle::http::server_hooks!(field);` \
+     (the field holding the server) to the component's `impl Service`, or call the server's \
+     `start`, `stop_intake`, `drain` and `teardown` from the component's own hooks";
+
 /// The default listen address: `127.0.0.1:8080`.
 const DEFAULT_ADDR: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
@@ -136,6 +145,7 @@ impl Server {
             probes: Some(Probes::default()),
             health_addr: None,
             running: Running::default(),
+            wired: Obligation::take("a `lifecycle::http::Server`", UNWIRED),
         }
     }
 
@@ -228,6 +238,7 @@ impl Server {
     /// Binds the listener(s) and starts serving. The connections are a task
     /// tracked by the runtime, so drain waits for them to close.
     pub async fn start(&self, cx: &Context) -> crate::Result<()> {
+        self.wired.keep();
         if self.running.local_addr.get().is_some() {
             return Err(Error::AlreadyStarted.into());
         }
