@@ -74,12 +74,15 @@
 //! stop-intake and drain and goes to teardown.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "amqp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
 pub mod amqp;
 mod budget;
 mod builder;
 mod component;
+pub mod config;
 mod context;
 mod deps;
 mod error;
@@ -88,12 +91,14 @@ mod gate;
 mod graph;
 mod health;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod json;
 mod obligation;
 mod phase;
 mod picture;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod progress;
 mod report;
@@ -112,6 +117,7 @@ mod walk;
 pub use budget::{Budget, DEFAULT_GRACE_PERIOD};
 pub use builder::{Builder, Lifecycle};
 pub use component::{Component, DependsOn, Service, Timeouts};
+pub use config::ConfigError;
 pub use context::Context;
 pub use deps::{Dep, Deps};
 pub use error::{BoxError, Error, Result, RunError};
