@@ -165,11 +165,13 @@ pub struct Record {
     pub began: Duration,
     /// How long it ran.
     pub duration: Duration,
-    /// Whether the component wrote this hook. `false` when [`Service`]'s
-    /// no-op default stood in: nothing of the component's ran (in `drain`
-    /// the runtime still waited for its gate and tracked tasks). Such
-    /// records stay out of the logs, the table and the failures unless
-    /// something went wrong in them.
+    /// Whether the component's own code ran for this phase. `false` when
+    /// [`Service`]'s no-op default stood in for a hook the component did not
+    /// write (in `drain` the runtime still waited for its gate and tracked
+    /// tasks), and for the `init` of a component given to
+    /// [`Builder::replace`](crate::Builder::replace). Such records stay out
+    /// of the logs, the table and the failures unless something went wrong
+    /// in them.
     ///
     /// [`Service`]: crate::Service
     pub written: bool,

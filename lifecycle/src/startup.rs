@@ -106,8 +106,9 @@ fn start_one(
         let deadline = began + limit;
         let obligations = Obligations::default();
 
+        let replaced = replacement.is_some();
         let mut instance = replacement;
-        let outcome = if instance.is_some() {
+        let outcome = if replaced {
             Outcome::Completed
         } else {
             guarded(deadline, limit, async {
@@ -123,7 +124,7 @@ fn start_one(
             outcome,
             began: began.saturating_duration_since(run_began),
             duration: began.elapsed(),
-            written: true,
+            written: !replaced,
         };
         let Some(instance) = instance.filter(|_| init.outcome.is_completed()) else {
             record_span.record("outcome", init.outcome.kind());
