@@ -9,10 +9,11 @@ use crate::phase::{Deadlines, Phase};
 use crate::picture::{GraphFormat, Picture};
 use crate::report::Report;
 use crate::running::Running;
-use crate::settings::{self, EnvSettings, ProcessEnv, Source};
+use crate::settings::{self, EnvSettings, NoEnv, ProcessEnv, Source};
 use crate::shutdown::{self, Run};
 use crate::signal::Signals;
 use crate::supply::Supplies;
+use crate::testing::FaultAt;
 use crate::trigger::{ShutdownHandle, Trigger};
 use futures_util::future::BoxFuture;
 use std::any::TypeId;
@@ -113,6 +114,10 @@ pub struct Builder {
     print_graph: Option<GraphFormat>,
     supplies: Supplies,
     replacements: Vec<Replacement>,
+    /// Faults to inject (feature `testing`), by component.
+    faults: Vec<(TypeId, &'static str, FaultAt)>,
+    /// Whether the process environment is ignored (feature `testing`).
+    hermetic: bool,
 }
 
 /// A ready-made value that stands in for a component's `init`.
@@ -135,6 +140,8 @@ struct Resolved {
     print_graph: Option<GraphFormat>,
     /// Per component (by graph index): its replacement, if it has one.
     replacements: Vec<Option<Instance>>,
+    /// Per component (by graph index): its injected faults.
+    faults: Vec<Vec<FaultAt>>,
 }
 
 /// A run ready to go: resolved, checked, signal handlers installed.
@@ -192,6 +199,8 @@ impl Builder {
             print_graph: None,
             supplies: Supplies::default(),
             replacements: Vec::new(),
+            faults: Vec::new(),
+            hermetic: false,
         }
     }
 
@@ -275,7 +284,7 @@ impl Builder {
     /// or JSON: start levels, per-phase deadlines (environment included) and
     /// the shutdown budget. Builds nothing.
     pub fn graph(&self, format: GraphFormat) -> Result<String> {
-        let resolved = self.resolve(&ProcessEnv)?;
+        let resolved = self.resolve(self.environment())?;
         Ok(resolved.picture(format))
     }
 
@@ -283,7 +292,7 @@ impl Builder {
     /// the longest deadline of each shutdown phase against the grace period.
     /// Builds nothing.
     pub fn budget(&self) -> Result<Budget> {
-        Ok(self.resolve(&ProcessEnv)?.budget)
+        Ok(self.resolve(self.environment())?.budget)
     }
 
     /// Runs only `T` and what it depends on, directly or not. May be called
@@ -327,6 +336,35 @@ impl Builder {
             name: T::NAME,
             instance: Instance::of(instance),
         });
+        self
+    }
+
+    /// Makes `C`'s `init` or hook for `phase` misbehave, without touching
+    /// its code: [`Fault::Fail`](crate::testing::Fault::Fail),
+    /// [`Panic`](crate::testing::Fault::Panic),
+    /// [`Hang`](crate::testing::Fault::Hang) (cut at its deadline) or
+    /// [`Delay`](crate::testing::Fault::Delay). `C` must be part of the run
+    /// (start-up fails with [`RunError::Config`] otherwise); a second fault
+    /// for the same component and phase replaces the first. See
+    /// [`testing`](crate::testing).
+    #[cfg(feature = "testing")]
+    pub fn fault<C: Component>(mut self, phase: Phase, fault: crate::testing::Fault) -> Self {
+        let type_id = TypeId::of::<C>();
+        self.faults
+            .retain(|(id, _, at)| !(*id == type_id && at.phase == phase));
+        self.faults
+            .push((type_id, C::NAME, FaultAt { phase, fault }));
+        self
+    }
+
+    /// A run for a test: it ignores the process environment (no
+    /// `LIFECYCLE_*` setting applies; only the builder's) and handles no OS
+    /// signal, so tests in one binary run in parallel without racing on
+    /// process-wide state. See [`testing`](crate::testing).
+    #[cfg(feature = "testing")]
+    pub fn hermetic(mut self) -> Self {
+        self.hermetic = true;
+        self.signals = false;
         self
     }
 
@@ -428,7 +466,7 @@ impl Builder {
     /// Resolves the configuration, checks it, installs the signal handlers:
     /// everything before the first component's code runs.
     fn prepare(self) -> Result<Prepared, RunError> {
-        let resolved = self.resolve(&ProcessEnv)?;
+        let resolved = self.resolve(self.environment())?;
         if let Some(format) = resolved.print_graph {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(resolved.picture(format).as_bytes());
@@ -445,6 +483,7 @@ impl Builder {
         let mut run = Run::new(resolved.graph, resolved.deadlines, self.trigger);
         run.supplies = Arc::new(self.supplies);
         run.replacements = resolved.replacements;
+        run.faults = resolved.faults;
         Ok(Prepared {
             run,
             signals,
@@ -452,6 +491,16 @@ impl Builder {
             print_report: resolved.print_report,
             report_json: resolved.report_json,
         })
+    }
+
+    /// Where `LIFECYCLE_*` settings come from: the process environment,
+    /// unless the run is hermetic.
+    fn environment(&self) -> &'static dyn Source {
+        if self.hermetic {
+            &NoEnv
+        } else {
+            &ProcessEnv
+        }
     }
 
     /// The builder's settings, the environment's on top, checked; and the
@@ -476,6 +525,7 @@ impl Builder {
         let mut graph = Graph::build(&self.roots)?;
         graph.apply_settings(source)?;
         let replacements = self.place_replacements(&graph)?;
+        let faults = self.place_faults(&graph)?;
         let budget = Budget::of(&graph, &deadlines, grace_period);
         Ok(Resolved {
             graph,
@@ -486,7 +536,20 @@ impl Builder {
             print_report: env.report_table.unwrap_or(self.print_report),
             print_graph: self.print_graph.or(env.print_graph),
             replacements,
+            faults,
         })
+    }
+
+    /// Each injected fault at its component's place in `graph`.
+    fn place_faults(&self, graph: &Graph) -> Result<Vec<Vec<FaultAt>>, RunError> {
+        let mut placed = vec![Vec::new(); graph.len()];
+        for (type_id, name, at) in &self.faults {
+            let i = graph
+                .index_of(*type_id)
+                .ok_or_else(|| not_in_run("fault", name))?;
+            placed[i].push(*at);
+        }
+        Ok(placed)
     }
 
     /// Each replacement at its component's place in `graph`; one for a
@@ -494,15 +557,9 @@ impl Builder {
     fn place_replacements(&self, graph: &Graph) -> Result<Vec<Option<Instance>>, RunError> {
         let mut placed: Vec<Option<Instance>> = (0..graph.len()).map(|_| None).collect();
         for replacement in &self.replacements {
-            let Some(i) = graph.index_of(replacement.type_id) else {
-                return Err(RunError::Config {
-                    setting: "replace".to_owned(),
-                    reason: format!(
-                        "`{}` is not part of this run (see `Builder::only`), so its replacement would never be used",
-                        replacement.name
-                    ),
-                });
-            };
+            let i = graph
+                .index_of(replacement.type_id)
+                .ok_or_else(|| not_in_run("replace", replacement.name))?;
             placed[i] = Some(replacement.instance.clone());
         }
         Ok(placed)
@@ -548,6 +605,17 @@ impl Resolved {
             budget: &self.budget,
         };
         picture.render(format)
+    }
+}
+
+/// A replacement or fault for a component outside the run: a mistake that
+/// would otherwise do nothing, silently.
+fn not_in_run(setting: &str, component: &str) -> RunError {
+    RunError::Config {
+        setting: setting.to_owned(),
+        reason: format!(
+            "`{component}` is not part of this run (see `Builder::only`), so this would never be used"
+        ),
     }
 }
 

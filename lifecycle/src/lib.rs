@@ -166,6 +166,7 @@
 //! | `systemd` | `READY=1`, `STOPPING=1`, `STATUS=`, watchdog pings | 1.85 |
 //! | `amqp` | `amqp`: RabbitMQ consumers that stop, drain and requeue (lapin) | 1.88 |
 //! | `postgres` | `postgres`: a PostgreSQL pool closed after its dependents drained (sqlx) | 1.94 |
+//! | `testing` | `testing`: hermetic runs, faults injected per component and phase | 1.85 |
 //!
 //! # The attribute
 //! `#[component(...)]` takes `depends_on = [A, B]` and the per-component
@@ -240,6 +241,12 @@ mod supply;
 #[cfg(feature = "systemd")]
 mod systemd;
 mod tasks;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+#[cfg(not(feature = "testing"))]
+#[allow(dead_code, unreachable_pub)] // the runtime's side of the faults, never given one
+mod testing;
 mod trigger;
 mod walk;
 

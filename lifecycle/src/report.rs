@@ -1,6 +1,7 @@
 //! The shutdown report: what each component did in each phase, how it ended
 //! and how long it took.
 
+use crate::component::Component;
 use crate::error::{Error, RunError};
 use crate::phase::Phase;
 use std::error::Error as StdError;
@@ -175,6 +176,9 @@ pub struct Record {
     ///
     /// [`Service`]: crate::Service
     pub written: bool,
+    /// The logical steps at which the hook began and ended: see
+    /// [`Report::ran_before`].
+    pub(crate) steps: (u64, u64),
 }
 
 impl Record {
@@ -302,6 +306,43 @@ impl Report {
     pub fn record(&self, component: &str, phase: Phase) -> Option<&Record> {
         self.records()
             .find(|r| r.component == component && r.phase == phase)
+    }
+
+    /// How `C`'s `phase` ended, if it ran (or was cut or skipped):
+    /// `report.outcome::<Db>(Phase::Teardown)`.
+    pub fn outcome<C: Component>(&self, phase: Phase) -> Option<&Outcome> {
+        self.record(C::NAME, phase).map(|r| &r.outcome)
+    }
+
+    /// The components that ran `phase`, in the order they began it (a hook
+    /// the component did not write counts: the runtime ran the phase for
+    /// it). Independent components run concurrently: the ones that began
+    /// together are listed in the order the runtime began them, and neither
+    /// [`ran_before`](Report::ran_before) the other. Components that a
+    /// second `SIGINT` made skip the phase are not listed.
+    pub fn order(&self, phase: Phase) -> Vec<&'static str> {
+        let mut records: Vec<&Record> = self
+            .records()
+            .filter(|r| r.phase == phase && r.outcome != Outcome::Skipped)
+            .collect();
+        records.sort_by_key(|r| r.steps.0);
+        records.into_iter().map(|r| r.component).collect()
+    }
+
+    /// Whether `A`'s `phase` ended before `B`'s began: `B` waited for `A`
+    /// (dependents before dependencies in shutdown, the reverse in start-up)
+    /// or simply came later. `false` when they overlapped (ran concurrently)
+    /// or either did not run the phase. Exact on a paused clock: it compares
+    /// the order of events, not times.
+    pub fn ran_before<A: Component, B: Component>(&self, phase: Phase) -> bool {
+        let ran = |name: &str| {
+            self.record(name, phase)
+                .filter(|r| r.outcome != Outcome::Skipped)
+        };
+        match (ran(A::NAME), ran(B::NAME)) {
+            (Some(a), Some(b)) => a.steps.1 < b.steps.0,
+            _ => false,
+        }
     }
 
     /// What went wrong, as one line: `Api drain timed out after 10s; Db teardown failed: ..`.

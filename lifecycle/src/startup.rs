@@ -8,6 +8,7 @@ use crate::obligation::Obligations;
 use crate::phase::Phase;
 use crate::report::{HookError, Outcome, Record, Report, ShutdownReason};
 use crate::shutdown::{writes, Run};
+use crate::testing;
 use crate::walk::{guarded, walk, Order};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -62,6 +63,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
                 began: stopped_at.saturating_sub(ran_for),
                 duration: ran_for,
                 written: phase == Phase::Init || writes(run, i, phase),
+                steps: (run.steps.began(i), run.steps.tick()),
             });
         }
     }
@@ -82,6 +84,8 @@ fn start_one(
     let shared = run.nodes[i].clone();
     let slots = run.slots.clone();
     let replacement = run.replacements[i].clone();
+    let faults = run.faults[i].clone();
+    let steps = run.steps.clone();
     let mut store = DepStore::new(run.supplies.clone());
     for &d in &node.dependencies {
         if let Some(instance) = run.slots[d].get() {
@@ -106,18 +110,21 @@ fn start_one(
         let deadline = began + limit;
         let obligations = Obligations::default();
 
-        let replaced = replacement.is_some();
-        let mut instance = replacement;
-        let outcome = if replaced {
-            Outcome::Completed
-        } else {
-            guarded(deadline, limit, async {
-                let built = obligations.during((registration.build)(store)).await?;
-                instance = Some(built);
-                Ok(())
-            })
-            .await
+        let began_step = steps.begin(i);
+        let init_fault = testing::find(&faults, Phase::Init);
+        let replaced = replacement.is_some() && init_fault.is_none();
+        let mut instance = None;
+        let build = async {
+            match replacement {
+                Some(replacement) => Ok(replacement),
+                None => obligations.during((registration.build)(store)).await,
+            }
         };
+        let outcome = guarded(deadline, limit, async {
+            instance = Some(testing::inject(init_fault, name, Phase::Init, build).await?);
+            Ok(())
+        })
+        .await;
         let init = Record {
             component: name,
             phase: Phase::Init,
@@ -125,6 +132,7 @@ fn start_one(
             began: began.saturating_duration_since(run_began),
             duration: began.elapsed(),
             written: !replaced,
+            steps: (began_step, steps.tick()),
         };
         let Some(instance) = instance.filter(|_| init.outcome.is_completed()) else {
             record_span.record("outcome", init.outcome.kind());
@@ -137,11 +145,20 @@ fn start_one(
         // gets its teardown.
         let _ = slots[i].set(instance);
 
+        let began_step = steps.begin(i);
         let began_start = Instant::now();
-        let written = hooks.writes(Phase::Start);
+        let start_fault = testing::find(&faults, Phase::Start);
+        let written = start_fault.is_some() || hooks.writes(Phase::Start);
         let mut outcome = if written {
             let cx = Context::new(shared, Phase::Start, Some(deadline));
-            guarded(deadline, limit, hooks.run(Phase::Start, &cx)).await
+            let hook = async {
+                match hooks.writes(Phase::Start) {
+                    true => hooks.run(Phase::Start, &cx).await,
+                    false => Ok(()),
+                }
+            };
+            let hook = testing::inject(start_fault, name, Phase::Start, hook);
+            guarded(deadline, limit, hook).await
         } else {
             Outcome::Completed
         };
@@ -155,6 +172,7 @@ fn start_one(
             began: began_start.saturating_duration_since(run_began),
             duration: began_start.elapsed(),
             written,
+            steps: (began_step, steps.tick()),
         };
         record_span.record("outcome", start.outcome.kind());
         record_span.record("duration", tracing::field::debug(began.elapsed()));
