@@ -182,6 +182,14 @@ pub struct Record {
 }
 
 impl Record {
+    /// Whether this hook ended before `other` began, whatever their phases:
+    /// the order of events, exact even when no time passed between them (on
+    /// a paused clock, or for hooks that finish at once). `false` when they
+    /// overlapped, that is ran concurrently.
+    pub fn ended_before(&self, other: &Record) -> bool {
+        self.steps.1 < other.steps.0
+    }
+
     /// Whether people need to see this record: a hook the component wrote,
     /// or the runtime's own work for it that did not complete. A default
     /// no-op that completed, or that a second `SIGINT` skipped, is noise.
@@ -329,6 +337,13 @@ impl Report {
         records.into_iter().map(|r| r.component).collect()
     }
 
+    /// Every record, start-up then shutdown, in the order the hooks began.
+    pub fn in_order(&self) -> Vec<&Record> {
+        let mut records: Vec<&Record> = self.records().collect();
+        records.sort_by_key(|r| r.steps.0);
+        records
+    }
+
     /// Whether `A`'s `phase` ended before `B`'s began: `B` waited for `A`
     /// (dependents before dependencies in shutdown, the reverse in start-up)
     /// or simply came later. `false` when they overlapped (ran concurrently)
@@ -340,7 +355,7 @@ impl Report {
                 .filter(|r| r.outcome != Outcome::Skipped)
         };
         match (ran(A::NAME), ran(B::NAME)) {
-            (Some(a), Some(b)) => a.steps.1 < b.steps.0,
+            (Some(a), Some(b)) => a.ended_before(b),
             _ => false,
         }
     }

@@ -10,6 +10,7 @@ use crate::report::{HookError, Outcome, Record, Report, ShutdownReason};
 use crate::shutdown::{writes, Run};
 use crate::testing;
 use crate::walk::{guarded, walk, Order};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -25,13 +26,16 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
     let n = run.graph.len();
     let mut started = vec![false; n];
     let everyone = vec![true; n];
+    // Each component's `init` record, kept apart in case its `start` is cut
+    // short (the job, and the records it holds, are dropped then).
+    let inits: Arc<[Mutex<Option<Record>>]> = (0..n).map(|_| Mutex::new(None)).collect();
 
     let walked = walk(
         &run.graph,
         &everyone,
         Order::DependenciesFirst,
         Some(&run.trigger.begun),
-        |i| start_one(run, i),
+        |i| start_one(run, i, inits.clone()),
         |i, records: Vec<Record>| {
             let ok = records.iter().all(|r| r.outcome.is_completed());
             report.startup.extend(records);
@@ -56,6 +60,13 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
             } else {
                 Phase::Init
             };
+            let init = inits[i]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            report
+                .startup
+                .extend(init.filter(|_| phase == Phase::Start));
             report.startup.push(Record {
                 component: run.graph.nodes[i].name(),
                 phase,
@@ -77,6 +88,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
 fn start_one(
     run: &Run,
     i: usize,
+    inits: Arc<[Mutex<Option<Record>>]>,
 ) -> impl std::future::Future<Output = Vec<Record>> + Send + 'static {
     let node = &run.graph.nodes[i];
     let registration = node.registration;
@@ -140,6 +152,7 @@ fn start_one(
             tracing::error!(outcome = %init.outcome, "init did not complete");
             return vec![init];
         };
+        *inits[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(init.clone());
         let hooks = instance.hooks.clone();
         // Stored before `start` runs: if `start` is cut short, the value still
         // gets its teardown.
