@@ -570,3 +570,65 @@ fn outcome_kinds_are_stable() {
     assert!(Outcome::Skipped.is_forced());
     assert!(Outcome::Interrupted.is_forced());
 }
+
+// --- quiet when nothing happens -------------------------------------------
+
+/// Three components that write no hook at all.
+#[derive(Component)]
+struct QuietSettings;
+impl Service for QuietSettings {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(QuietSettings)
+    }
+}
+
+#[derive(Component)]
+#[component(depends_on = [QuietSettings])]
+struct QuietCache;
+impl Service for QuietCache {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(QuietCache)
+    }
+}
+
+#[derive(Component)]
+#[component(depends_on = [QuietCache])]
+struct QuietApi;
+impl Service for QuietApi {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(QuietApi)
+    }
+    async fn drain(&self, _cx: &Context) -> lifecycle::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn hooks_not_written_cost_no_log_line_and_no_table_row() {
+    let (logs, _guard) = capture();
+    let report = Lifecycle::builder()
+        .hermetic()
+        .print_report(false)
+        .only::<QuietApi>()
+        .shutdown_on(std::future::ready(()))
+        .run_with_report()
+        .await
+        .expect("runs");
+    assert!(report.is_clean());
+    let logs = logs.text();
+    let info: Vec<&str> = logs.lines().filter(|l| l.contains(" INFO ")).collect();
+    // The budget, ready, the trigger, the start of the shutdown, the one
+    // hook written, the end: nothing for the 14 defaults.
+    assert_eq!(info.len(), 6, "{logs}");
+    assert!(info.iter().any(|l| l.contains("QuietApi") && l.contains("drain completed")), "{logs}");
+    assert!(!logs.contains("QuietCache") && !logs.contains("QuietSettings"), "{logs}");
+    let table = report.table().to_string();
+    assert_eq!(
+        table.lines().count(),
+        2 + 3 + 1,
+        "the header, three inits and the one drain:\n{table}"
+    );
+    // The report still has every record, for machines and tests.
+    assert_eq!(report.records().count(), 3 * 5);
+    assert_eq!(report.order(Phase::Teardown), ["QuietApi", "QuietCache", "QuietSettings"]);
+}
