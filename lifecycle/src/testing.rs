@@ -76,6 +76,8 @@
 //!     Some(Outcome::TimedOut { deadline, .. }) if *deadline == Duration::from_secs(5)
 //! ));                                                         // the fake was cut
 //! assert_eq!(report.shutdown_duration, Duration::from_secs(2 + 5));
+//! let budget = Lifecycle::builder().hermetic().only::<Api>().budget()?;
+//! assert!(report.shutdown_duration <= budget.total());     // within the budget
 //! assert!(report.into_result().is_err());                     // and the exit is non-zero
 //! # Ok(()) }
 //! ```
