@@ -260,8 +260,8 @@ async fn hooks_not_written_are_never_reported_skipped() {
     // The defaults that were skipped are still in the report, marked.
     let stuck_stop = report.record("Stuck", Phase::StopIntake).unwrap();
     assert_eq!(
-        (&stuck_stop.outcome, stuck_stop.written),
-        (&Outcome::Skipped, false)
+        (&stuck_stop.outcome, stuck_stop.idle),
+        (&Outcome::Skipped, true)
     );
     let table = report.table().to_string();
     let rows: Vec<&str> = table.lines().filter(|l| l.contains("skipped")).collect();

@@ -105,6 +105,15 @@ async fn drain_progress_every_second_and_the_end_is_not_delayed() {
         "{}",
         report.table()
     );
+    // Draining wrote no drain hook, but had work in flight: that is news.
+    assert!(!drain.idle);
+    let table = report.table().to_string();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Draining") && l.contains("drain") && l.contains("2.500s")),
+        "{table}"
+    );
 }
 
 // --- the report in three shapes -------------------------------------------
@@ -468,10 +477,21 @@ fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .take_while(|cells| cells.len() == 5)
         .collect();
+    // One row per hook the components wrote, and Workers' drain, which
+    // waited for its jobs; the 8 defaults that had nothing to do are left out.
+    let hooks: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
     assert_eq!(
-        rows.len(),
-        3 * 5,
-        "3 components x (init, start, 3 phases):\n{output}"
+        hooks,
+        [
+            ("Store", "init"),
+            ("Queue", "init"),
+            ("Workers", "init"),
+            ("Workers", "start"),
+            ("Workers", "drain"),
+            ("Queue", "teardown"),
+            ("Store", "teardown")
+        ],
+        "{output}"
     );
     assert!(
         rows.iter().all(|r| r[2] == "completed" && r[4] == "no"),
@@ -620,8 +640,15 @@ async fn hooks_not_written_cost_no_log_line_and_no_table_row() {
     // The budget, ready, the trigger, the start of the shutdown, the one
     // hook written, the end: nothing for the 14 defaults.
     assert_eq!(info.len(), 6, "{logs}");
-    assert!(info.iter().any(|l| l.contains("QuietApi") && l.contains("drain completed")), "{logs}");
-    assert!(!logs.contains("QuietCache") && !logs.contains("QuietSettings"), "{logs}");
+    assert!(
+        info.iter()
+            .any(|l| l.contains("QuietApi") && l.contains("drain completed")),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("QuietCache") && !logs.contains("QuietSettings"),
+        "{logs}"
+    );
     let table = report.table().to_string();
     assert_eq!(
         table.lines().count(),
@@ -630,5 +657,8 @@ async fn hooks_not_written_cost_no_log_line_and_no_table_row() {
     );
     // The report still has every record, for machines and tests.
     assert_eq!(report.records().count(), 3 * 5);
-    assert_eq!(report.order(Phase::Teardown), ["QuietApi", "QuietCache", "QuietSettings"]);
+    assert_eq!(
+        report.order(Phase::Teardown),
+        ["QuietApi", "QuietCache", "QuietSettings"]
+    );
 }

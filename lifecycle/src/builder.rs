@@ -174,6 +174,11 @@ impl std::fmt::Debug for Builder {
                 "replace",
                 &self.replacements.iter().map(|r| r.name).collect::<Vec<_>>(),
             )
+            .field(
+                "faults",
+                &self.faults.iter().map(|f| (f.1, f.2)).collect::<Vec<_>>(),
+            )
+            .field("hermetic", &self.hermetic)
             .finish_non_exhaustive()
     }
 }

@@ -166,16 +166,15 @@ pub struct Record {
     pub began: Duration,
     /// How long it ran.
     pub duration: Duration,
-    /// Whether the component's own code ran for this phase. `false` when
-    /// [`Service`]'s no-op default stood in for a hook the component did not
-    /// write (in `drain` the runtime still waited for its gate and tracked
-    /// tasks), and for the `init` of a component given to
-    /// [`Builder::replace`](crate::Builder::replace). Such records stay out
-    /// of the logs, the table and the failures unless something went wrong
-    /// in them.
+    /// Whether the component had nothing to do in this phase: it did not
+    /// write the hook ([`Service`]'s no-op default stood in) and, in `drain`,
+    /// no work was in flight through its gate and no tracked task was
+    /// running; or, for `init`, a [replacement](crate::Builder::replace)
+    /// stood in. Idle records stay out of the logs, the table and the
+    /// failures unless something went wrong in them.
     ///
     /// [`Service`]: crate::Service
-    pub written: bool,
+    pub idle: bool,
     /// The logical steps at which the hook began and ended: see
     /// [`Report::ran_before`].
     pub(crate) steps: (u64, u64),
@@ -194,7 +193,7 @@ impl Record {
     /// or the runtime's own work for it that did not complete. A default
     /// no-op that completed, or that a second `SIGINT` skipped, is noise.
     pub(crate) fn is_noteworthy(&self) -> bool {
-        self.written || !matches!(self.outcome, Outcome::Completed | Outcome::Skipped)
+        !self.idle || !matches!(self.outcome, Outcome::Completed | Outcome::Skipped)
     }
 }
 
@@ -388,7 +387,7 @@ impl Report {
     /// The report as one JSON object, for machines (and
     /// `LIFECYCLE_REPORT_JSON`). Durations are milliseconds; records carry
     /// `stage` (`startup`/`shutdown`), `component`, `phase`, `outcome` (see
-    /// [`Outcome::kind`]), `message`, `forced`, `written` (see [`Record::written`]),
+    /// [`Outcome::kind`]), `message`, `forced`, `idle` (see [`Record::idle`]),
     /// `began_ms` and `duration_ms`.
     pub fn to_json(&self) -> String {
         use crate::json::{array, object, Value};
@@ -401,7 +400,7 @@ impl Report {
                 ("outcome", Value::Str(r.outcome.kind())),
                 ("message", Value::Str(&message)),
                 ("forced", Value::Bool(r.outcome.is_forced())),
-                ("written", Value::Bool(r.written)),
+                ("idle", Value::Bool(r.idle)),
                 ("began_ms", Value::Millis(r.began)),
                 ("duration_ms", Value::Millis(r.duration)),
             ]))

@@ -245,7 +245,7 @@ async fn phase(
             outcome: Outcome::Interrupted,
             began: stopped_at.saturating_sub(ran_for),
             duration: ran_for,
-            written: writes(run, i, phase),
+            idle: !writes(run, i, phase),
             steps: (run.steps.began(i), run.steps.tick()),
         });
     }
@@ -271,7 +271,7 @@ fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record
         outcome: Outcome::Skipped,
         began: at,
         duration: std::time::Duration::ZERO,
-        written: writes(run, i, phase),
+        idle: !writes(run, i, phase),
         steps: {
             let step = run.steps.tick();
             (step, step)
@@ -324,6 +324,8 @@ fn hook(
     async move {
         let began_step = steps.begin(i);
         let began = Instant::now();
+        // A drain with work in flight or tasks running is news, hook or not.
+        let busy = phase == Phase::Drain && (node.gate.in_flight() > 0 || node.tasks.running() > 0);
         let cx = Context::new(node.clone(), phase, Some(deadline));
         let run_hook = testing::inject(fault, node.name, phase, async {
             match &hooks {
@@ -356,7 +358,7 @@ fn hook(
             outcome,
             began: began.saturating_duration_since(shutdown_began),
             duration: began.elapsed(),
-            written,
+            idle: !written && !busy,
             steps: (began_step, steps.tick()),
         };
         record_span.record("outcome", record.outcome.kind());

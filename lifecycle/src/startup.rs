@@ -73,7 +73,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
                 outcome: Outcome::Interrupted,
                 began: stopped_at.saturating_sub(ran_for),
                 duration: ran_for,
-                written: phase == Phase::Init || writes(run, i, phase),
+                idle: phase == Phase::Start && !writes(run, i, phase),
                 steps: (run.steps.began(i), run.steps.tick()),
             });
         }
@@ -143,7 +143,7 @@ fn start_one(
             outcome,
             began: began.saturating_duration_since(run_began),
             duration: began.elapsed(),
-            written: !replaced,
+            idle: replaced,
             steps: (began_step, steps.tick()),
         };
         let Some(instance) = instance.filter(|_| init.outcome.is_completed()) else {
@@ -184,7 +184,7 @@ fn start_one(
             outcome,
             began: began_start.saturating_duration_since(run_began),
             duration: began_start.elapsed(),
-            written,
+            idle: !written,
             steps: (began_step, steps.tick()),
         };
         record_span.record("outcome", start.outcome.kind());
