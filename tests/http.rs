@@ -1,11 +1,11 @@
 //! The HTTP integration, phase by phase: in-process applications for the
-//! probes and the refusal of late requests, and the `orders` example as a
+//! probes and late requests, and the `orders` example as a
 //! real process for signals and exit codes.
 
 use axum::routing::get;
 use axum::Router;
 use hyper::{Method, StatusCode};
-use lifecycle::http::{GateLayer, Server};
+use lifecycle::http::{GateLayer, LateRequests, Server};
 use lifecycle::{Component, Context, Deps, Gate, Lifecycle, Service};
 use lifecycle_suite::load::{request, Client, CHECKOUT};
 use lifecycle_suite::{position, Process};
@@ -83,7 +83,11 @@ impl Service for KeepAliveApi {
     async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
         let router = Router::new().route("/hello", get(|| async { "hello" }));
         Ok(KeepAliveApi {
-            server: Server::new(router).bind(local()),
+            // A grace longer than SlowIntake's stop_intake: the connection
+            // stays open for the late request.
+            server: Server::new(router)
+                .bind(local())
+                .idle_grace(Duration::from_secs(3)),
         })
     }
     async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
@@ -99,14 +103,44 @@ impl Service for KeepAliveApi {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn late_request_on_kept_alive_connection_gets_503_and_close_not_a_reset() {
-    let builder = Lifecycle::builder()
-        .only::<KeepAliveApi>()
-        .handle_signals(false);
+/// The same, refusing late requests.
+#[derive(Component)]
+#[component(depends_on = [SlowIntake])]
+struct RefusingApi {
+    server: Server,
+}
+
+impl Service for RefusingApi {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let router = Router::new().route("/hello", get(|| async { "hello" }));
+        Ok(RefusingApi {
+            server: Server::new(router)
+                .bind(local())
+                .idle_grace(Duration::from_secs(3))
+                .late_requests(LateRequests::Refuse),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        publish("refusing", self.server.local_addr().expect("started"));
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+}
+
+/// Sends a request on a kept-alive connection once the listener of the
+/// application's only server closed; returns its answer, after checking
+/// that the server closed the connection and the shutdown was clean.
+async fn late_request<C: Component>(key: &'static str) -> lifecycle_suite::load::Reply {
+    let builder = Lifecycle::builder().only::<C>().handle_signals(false);
     let shutdown = builder.shutdown_handle();
     let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of("keepalive").await;
+    let addr = addr_of(key).await;
 
     let mut client = Client::connect(addr).await.unwrap();
     let first = client.send(Method::GET, "/hello", "").await.unwrap();
@@ -126,19 +160,31 @@ async fn late_request_on_kept_alive_connection_gets_503_and_close_not_a_reset() 
         .send(Method::GET, "/hello", "")
         .await
         .expect("an answer, not a reset");
-    assert_eq!(late.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         late.closes(),
-        "a refused request must say Connection: close: {:?}",
+        "a late request's answer must say Connection: close: {:?}",
         late.headers
     );
     assert!(
         !client.is_open().await,
-        "the server closes the connection after the 503"
+        "the server closes the connection after answering"
     );
-
     let report = run.await.unwrap().unwrap();
     assert!(report.is_clean(), "{report:?}");
+    late
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_request_on_kept_alive_connection_is_served_and_told_to_close() {
+    let late = late_request::<KeepAliveApi>("keepalive").await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert_eq!(late.body, "hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_request_is_refused_with_503_and_close_when_asked() {
+    let late = late_request::<RefusingApi>("refusing").await;
+    assert_eq!(late.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 // --- Probes before start, while ready, during drain -------------------------
