@@ -3,6 +3,7 @@
 
 pub mod haproxy;
 pub mod load;
+pub mod nginx;
 pub mod services;
 
 use std::io::{BufRead, BufReader};
