@@ -23,6 +23,9 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`.
+const H2_PREFACE_LEN: u64 = 24;
+
 /// What one connection's serving task, its service and its socket share.
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -71,9 +74,9 @@ impl Shared {
         }
     }
 
-    /// Whether the client spoke HTTP/2 (its preface or a request).
+    /// Whether the client speaks HTTP/2: it sent the whole preface.
     pub(crate) fn is_h2(&self) -> bool {
-        self.h2.load(Ordering::Relaxed)
+        self.h2.load(Ordering::Relaxed) && self.bytes_read.load(Ordering::Relaxed) >= H2_PREFACE_LEN
     }
 
     /// No request head completed yet (and not HTTP/2, whose clients may
