@@ -726,3 +726,75 @@ async fn drain_waits_for_work_held_past_its_response() {
         "drain must wait for the held work: {drain:?}"
     );
 }
+
+// --- What the idle grace costs in drain time --------------------------------
+
+const GRACE: Duration = Duration::from_millis(400);
+
+#[derive(Component)]
+struct GraceApi {
+    server: Server,
+}
+
+impl Service for GraceApi {
+    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let router = Router::new().route("/hello", get(|| async { "hello" }));
+        Ok(GraceApi {
+            server: Server::new(router).bind(local()).idle_grace(GRACE),
+        })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await?;
+        publish("grace", self.server.local_addr().expect("started"));
+        Ok(())
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+}
+
+/// Stop intake plus drain of one run, with or without an idle keep-alive
+/// connection open at shutdown.
+async fn drain_time(idle_connection: bool) -> Duration {
+    ADDRS.lock().unwrap().get_or_insert_with(HashMap::new).remove("grace");
+    let builder = Lifecycle::builder().only::<GraceApi>().handle_signals(false);
+    let shutdown = builder.shutdown_handle();
+    let run = tokio::spawn(builder.run_with_report());
+    let addr = addr_of("grace").await;
+    let mut client = Client::connect(addr).await.unwrap();
+    let reply = client.send(Method::GET, "/hello", "").await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    if !idle_connection {
+        drop(client);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        shutdown.shutdown();
+        let report = run.await.unwrap().unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        return report.record("GraceApi", lifecycle::Phase::StopIntake).unwrap().duration
+            + report.record("GraceApi", lifecycle::Phase::Drain).unwrap().duration;
+    }
+    shutdown.shutdown();
+    let report = run.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    assert!(!client.is_open().await, "the idle connection was closed");
+    report.record("GraceApi", lifecycle::Phase::StopIntake).unwrap().duration
+        + report.record("GraceApi", lifecycle::Phase::Drain).unwrap().duration
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_grace_costs_at_most_the_grace_in_drain_time() {
+    let without = drain_time(false).await;
+    let with = drain_time(true).await;
+    println!("drain time: {without:?} with no idle connection, {with:?} with one (idle grace {GRACE:?})");
+    assert!(
+        without < Duration::from_millis(150),
+        "no idle connection, no wait: {without:?}"
+    );
+    assert!(
+        with >= GRACE - Duration::from_millis(20) && with < GRACE + Duration::from_millis(300),
+        "an idle connection costs about the grace: {with:?}"
+    );
+}

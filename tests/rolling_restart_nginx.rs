@@ -100,6 +100,10 @@ fn rolling_restart(kind: Kind) -> (LoadReport, Vec<String>) {
                     "round {round}, slot {slot}: graceful instance exited with {status}:\n{}",
                     lines.join("\n")
                 );
+                if let Some(line) = lines.iter().find(|l| l.contains("drain completed")) {
+                    let took = line.rsplit("duration=").next().unwrap_or(line);
+                    println!("round {round}, slot {slot}: drain took {took}");
+                }
             }
             let seen = proxy.access_log().len();
             instances[slot] = Some(launch(kind, addrs[slot]));
