@@ -64,6 +64,20 @@ impl Client {
         self.sender.ready().await.is_ok()
     }
 
+    /// Whether the server closes the connection within `timeout` (the
+    /// client's connection task notices the end of the stream a moment
+    /// after it arrives).
+    pub async fn closed_within(&mut self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if !self.is_open().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        !self.is_open().await
+    }
+
     /// Sends a request on this connection and reads the whole response.
     pub async fn send(&mut self, method: Method, path: &str, body: &str) -> Result<Reply, String> {
         let mut request = Request::builder()

@@ -23,6 +23,32 @@ use tokio::net::TcpStream;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Whether a listener has closed, read on every response: an atomic flag,
+/// because a `CancellationToken` takes a mutex shared by every connection to
+/// answer that; and the token, to wait on.
+#[derive(Debug, Default)]
+pub(crate) struct Closing {
+    closed: AtomicBool,
+    token: CancellationToken,
+}
+
+impl Closing {
+    /// Marks the listener closed and wakes whoever waits for it.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        self.token.cancel();
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Resolves once [`close`](Closing::close) was called.
+    pub(crate) async fn closed(&self) {
+        self.token.cancelled().await;
+    }
+}
+
 /// `PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n`.
 const H2_PREFACE_LEN: u64 = 24;
 
@@ -30,8 +56,8 @@ const H2_PREFACE_LEN: u64 = 24;
 #[derive(Debug)]
 pub(crate) struct Shared {
     id: u64,
-    /// Cancelled once the listener closed: responses say `Connection: close`.
-    closing: CancellationToken,
+    /// Once the listener closed, responses say `Connection: close`.
+    closing: Arc<Closing>,
     bytes_read: AtomicU64,
     requests: AtomicU64,
     in_progress: AtomicUsize,
@@ -58,12 +84,12 @@ pub(crate) struct Snapshot {
 impl Shared {
     /// Whether intake has stopped, so responses tell the client to go.
     pub(crate) fn is_closing(&self) -> bool {
-        self.closing.is_cancelled()
+        self.closing.is_closed()
     }
 
     /// Resolves once intake has stopped.
     pub(crate) async fn closing(&self) {
-        self.closing.cancelled().await;
+        self.closing.closed().await;
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot {
@@ -174,7 +200,7 @@ impl Registry {
     pub(crate) fn open(
         self: &Arc<Self>,
         stream: TcpStream,
-        closing: CancellationToken,
+        closing: Arc<Closing>,
     ) -> (Socket, Arc<Shared>) {
         let mut state = lock(&self.state);
         let id = state.next_id;

@@ -1,7 +1,7 @@
 //! [`Server`]: an axum `Router` (or any tower service) served on a listener
 //! and wired into the shutdown phases.
 
-use super::connection::{Idle, InProgress, Registry, Shared, Socket};
+use super::connection::{Closing, Idle, InProgress, Registry, Shared, Socket};
 use super::drain::{LateRequests, Policy};
 use super::error::Error;
 use super::layer::{GateFuture, GatedBody};
@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::task::{ready, Poll};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service as _;
@@ -118,12 +118,12 @@ struct Running {
     /// Cancelled to close the listener.
     intake: CancellationToken,
     /// Cancelled by the accept loop once the listener is closed.
-    listener_closed: CancellationToken,
+    listener_closed: Arc<Closing>,
     /// Fired when draining begins, for long-lived responses.
     draining: ShutdownSignal,
     /// The drain hook's deadline, which bounds the idle grace.
     drain_deadline: Arc<OnceLock<Instant>>,
-    health_task: Mutex<Option<AbortHandle>>,
+    health_task: Mutex<Option<JoinHandle<crate::Result<()>>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -330,13 +330,17 @@ impl Server {
                 drain_deadline: Arc::default(),
             });
             // Not tracked: it outlives drain, and teardown ends it.
-            let forever = CancellationToken::new();
-            let task = tokio::spawn(serve(listener, app, forever.clone(), forever));
+            let task = tokio::spawn(serve(
+                listener,
+                app,
+                CancellationToken::new(),
+                Arc::default(),
+            ));
             *self
                 .running
                 .health_task
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
+                .unwrap_or_else(PoisonError::into_inner) = Some(task);
             local
         });
         tracing::info!(
@@ -407,7 +411,10 @@ impl Server {
     pub async fn teardown(&self, cx: &Context) -> crate::Result<()> {
         self.running.intake.cancel();
         self.running.draining.fire();
-        if self.stop_health() {
+        if let Some(task) = self.stop_health() {
+            // Aborting takes effect when the task is next polled: wait, so
+            // that the port is closed when teardown returns.
+            let _ = task.await;
             tracing::info!(component = cx.name(), "health listener closed");
         }
         Ok(())
@@ -416,18 +423,21 @@ impl Server {
     async fn close_listener(&self) {
         self.running.intake.cancel();
         if self.running.local_addr.get().is_some() {
-            self.running.listener_closed.cancelled().await;
+            self.running.listener_closed.closed().await;
         }
     }
 
-    fn stop_health(&self) -> bool {
+    /// Aborts the health listener's task, if any, and hands it back so
+    /// teardown can wait until the listener is actually closed.
+    fn stop_health(&self) -> Option<JoinHandle<crate::Result<()>>> {
         let task = self
             .running
             .health_task
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        task.map(|task| task.abort()).is_some()
+            .take()?;
+        task.abort();
+        Some(task)
     }
 }
 
@@ -493,11 +503,11 @@ async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     intake: CancellationToken,
-    listener_closed: CancellationToken,
+    listener_closed: Arc<Closing>,
 ) -> crate::Result<()> {
     // Declared before the listener so that, even when aborted, the listener
-    // is dropped (closed) before `listener_closed` is cancelled.
-    let _closed = listener_closed.clone().drop_guard();
+    // is dropped (closed) before `listener_closed` is marked.
+    let _closed = CloseOnDrop(listener_closed.clone());
     let listener = listener;
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // What `axum::serve` sets (CONNECT for WebSocket over HTTP/2), plus a
@@ -555,6 +565,15 @@ async fn serve(
     // Upgraded connections outlive hyper's connection futures.
     registry.emptied().await;
     Ok(())
+}
+
+/// Marks the listener closed when dropped.
+struct CloseOnDrop(Arc<Closing>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
 }
 
 /// Errors of one connection that `accept` reports, not of the listener.
