@@ -1,7 +1,7 @@
-//! Long-lived responses at shutdown: a WebSocket session (a real
-//! tokio-tungstenite client) and a server-sent event stream are told when
-//! draining begins, and whatever is still open at the drain deadline is
-//! closed and reported as forced.
+//! Long-lived responses at shutdown, with real clients (tokio-tungstenite
+//! for WebSocket): told when draining begins; a WebSocket handler that
+//! closes with 1001 ends cleanly; a WebSocket session and an event stream
+//! still open at the drain deadline are closed there and reported as forced.
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::response::sse::{Event, Sse};
@@ -12,24 +12,19 @@ use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use lifecycle::http::{Server, ShutdownSignal};
-use lifecycle::{Component, Context, Deps, Lifecycle, Phase, Service};
+use lifecycle::{Component, Deps, Lifecycle, Phase, Service};
+use lifecycle_suite::haproxy::free_port;
 use std::convert::Infallible;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite;
 
-static STUBBORN: Mutex<Option<SocketAddr>> = Mutex::new(None);
-static POLITE: Mutex<Option<SocketAddr>> = Mutex::new(None);
+/// Where the server listens: a free port picked at run time.
+static ADDR: OnceLock<SocketAddr> = OnceLock::new();
 
-async fn addr_of(slot: &Mutex<Option<SocketAddr>>) -> SocketAddr {
-    for _ in 0..500 {
-        if let Some(addr) = *slot.lock().unwrap() {
-            return addr;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("the server never started listening");
+fn addr() -> SocketAddr {
+    *ADDR.get_or_init(|| SocketAddr::from(([127, 0, 0, 1], free_port())))
 }
 
 /// A WebSocket echo that, told of the drain, says so and carries on (a
@@ -68,16 +63,17 @@ async fn session(mut socket: WebSocket, shutdown: ShutdownSignal, polite: bool) 
     }
 }
 
-fn router(polite: bool) -> Router {
-    Router::new()
-        .route(
-            "/ws",
-            get(
-                move |ws: WebSocketUpgrade, shutdown: ShutdownSignal| async move {
-                    ws.on_upgrade(move |socket| session(socket, shutdown, polite))
-                },
-            ),
+fn router() -> Router {
+    let ws = |polite: bool| {
+        get(
+            move |ws: WebSocketUpgrade, shutdown: ShutdownSignal| async move {
+                ws.on_upgrade(move |socket| session(socket, shutdown, polite))
+            },
         )
+    };
+    Router::new()
+        .route("/ws", ws(false))
+        .route("/ws/polite", ws(true))
         .route(
             "/events",
             get(|shutdown: ShutdownSignal| async move {
@@ -101,51 +97,17 @@ fn router(polite: bool) -> Router {
 }
 
 #[derive(Component)]
-struct StubbornStreams {
+struct Streams {
     server: Server,
 }
 
-impl Service for StubbornStreams {
+impl Service for Streams {
     async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        Ok(StubbornStreams {
-            server: Server::new(router(false)).bind(([127, 0, 0, 1], 0)),
+        Ok(Streams {
+            server: Server::new(router()).bind(addr()),
         })
     }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        *STUBBORN.lock().unwrap() = self.server.local_addr();
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
-}
-
-#[derive(Component)]
-struct PoliteWebSocket {
-    server: Server,
-}
-
-impl Service for PoliteWebSocket {
-    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        Ok(PoliteWebSocket {
-            server: Server::new(router(true)).bind(([127, 0, 0, 1], 0)),
-        })
-    }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        *POLITE.lock().unwrap() = self.server.local_addr();
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
+    lifecycle::http::server_hooks!(server);
 }
 
 /// Reads an event stream until it ends; sends what arrived, and how it ended.
@@ -176,39 +138,68 @@ async fn read_events(addr: SocketAddr) -> (String, Result<(), String>) {
     }
 }
 
+async fn wait_listening() {
+    for _ in 0..500 {
+        if tokio::net::TcpStream::connect(addr()).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the server never started listening");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websocket_and_event_stream_are_told_then_cut_at_the_deadline() {
+async fn long_lived_responses_are_told_then_closed_at_the_drain_deadline() {
     const DEADLINE: Duration = Duration::from_millis(1500);
     let builder = Lifecycle::builder()
-        .only::<StubbornStreams>()
+        .only::<Streams>()
         .handle_signals(false)
         .drain_timeout(DEADLINE);
     let shutdown = builder.shutdown_handle();
     let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of(&STUBBORN).await;
+    wait_listening().await;
+    let addr = addr();
 
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
+    let (mut stubborn, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
         .await
         .expect("WebSocket handshake");
-    ws.send(tungstenite::Message::text("hello")).await.unwrap();
-    let echo = ws.next().await.unwrap().unwrap();
-    assert_eq!(echo, tungstenite::Message::text("hello"));
+    let (mut polite, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/polite"))
+        .await
+        .expect("WebSocket handshake");
+    for ws in [&mut stubborn, &mut polite] {
+        ws.send(tungstenite::Message::text("hello")).await.unwrap();
+        let echo = ws.next().await.unwrap().unwrap();
+        assert_eq!(echo, tungstenite::Message::text("hello"));
+    }
     let events = tokio::spawn(read_events(addr));
     tokio::time::sleep(Duration::from_millis(200)).await;
 
     let began = Instant::now();
     shutdown.shutdown();
-    // Told: the handler heard the signal.
-    let told = tokio::time::timeout(Duration::from_secs(1), ws.next())
+
+    // The polite handler closes with 1001 "going away"; the client answers
+    // (tungstenite does as it reads on) and that session is over.
+    let close = tokio::time::timeout(Duration::from_secs(1), polite.next())
+        .await
+        .expect("closed promptly")
+        .unwrap()
+        .unwrap();
+    let tungstenite::Message::Close(Some(frame)) = close else {
+        panic!("expected a close frame, got {close:?}");
+    };
+    assert_eq!(u16::from(frame.code), 1001);
+    while let Some(Ok(_)) = polite.next().await {}
+
+    // The stubborn one is told, carries on, and is cut at the deadline.
+    let told = tokio::time::timeout(Duration::from_secs(1), stubborn.next())
         .await
         .expect("told within a second")
         .unwrap()
         .unwrap();
     assert_eq!(told, tungstenite::Message::text("draining"));
-    // Cut: the session ends at the drain deadline, not before.
     let end = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            match ws.next().await {
+            match stubborn.next().await {
                 Some(Ok(tungstenite::Message::Text(_))) => continue,
                 other => return other,
             }
@@ -226,6 +217,7 @@ async fn websocket_and_event_stream_are_told_then_cut_at_the_deadline() {
         "cut before the deadline: {cut_after:?}"
     );
 
+    // So is the event stream, after its "draining" event.
     let (text, ended) = tokio::time::timeout(Duration::from_secs(5), events)
         .await
         .expect("the event stream is closed at the drain deadline")
@@ -237,56 +229,16 @@ async fn websocket_and_event_stream_are_told_then_cut_at_the_deadline() {
     );
     assert!(ended.is_err(), "cut, not ended: {ended:?}");
 
+    // The report says so: forced, the two cut off counted; exit non-zero.
     let report = run.await.unwrap().unwrap();
     assert!(!report.is_clean(), "a cut drain is not clean: {report:?}");
     let drain = report
-        .record("StubbornStreams", Phase::Drain)
+        .record("Streams", Phase::Drain)
         .expect("drain record");
     assert!(drain.outcome.is_forced(), "{drain:?}");
     let said = drain.outcome.to_string();
     assert!(
         said.contains("2 still in flight"),
         "the report counts the WebSocket and the event stream: {said}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn websocket_handler_closes_with_going_away_when_told() {
-    let builder = Lifecycle::builder()
-        .only::<PoliteWebSocket>()
-        .handle_signals(false)
-        .drain_timeout(Duration::from_secs(5));
-    let shutdown = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of(&POLITE).await;
-
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws"))
-        .await
-        .expect("WebSocket handshake");
-    ws.send(tungstenite::Message::text("hi")).await.unwrap();
-    assert_eq!(
-        ws.next().await.unwrap().unwrap(),
-        tungstenite::Message::text("hi")
-    );
-    let began = Instant::now();
-    shutdown.shutdown();
-    let close = tokio::time::timeout(Duration::from_secs(2), ws.next())
-        .await
-        .expect("closed promptly")
-        .unwrap()
-        .unwrap();
-    let tungstenite::Message::Close(Some(frame)) = close else {
-        panic!("expected a close frame, got {close:?}");
-    };
-    assert_eq!(u16::from(frame.code), 1001);
-    // The client answers the close (tungstenite does as it reads on); the
-    // session ends and drain with it.
-    while let Some(Ok(_)) = ws.next().await {}
-    let report = run.await.unwrap().unwrap();
-    assert!(report.is_clean(), "{report:?}");
-    assert!(
-        began.elapsed() < Duration::from_secs(2),
-        "drain did not wait for the deadline: {:?}",
-        began.elapsed()
     );
 }

@@ -19,17 +19,7 @@ pub fn free_port() -> u16 {
 /// The `haproxy` binary: from `PATH`, or Debian's `/usr/sbin/haproxy` when
 /// `PATH` lacks `/usr/sbin` (as for unprivileged users).
 pub fn binary() -> Option<PathBuf> {
-    ["haproxy", "/usr/sbin/haproxy"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|candidate| {
-            Command::new(candidate)
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+    crate::system_binary("haproxy")
 }
 
 /// Whether `haproxy` is installed.

@@ -149,6 +149,21 @@ impl Drop for Process {
     }
 }
 
+/// A system program that runs (`NAME -v` succeeds): from `PATH`, or from
+/// `/usr/sbin` when `PATH` lacks it (as for unprivileged users on Debian).
+pub fn system_binary(name: &str) -> Option<PathBuf> {
+    [PathBuf::from(name), PathBuf::from("/usr/sbin").join(name)]
+        .into_iter()
+        .find(|candidate| {
+            Command::new(candidate)
+                .arg("-v")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
 /// Index of the first line containing `needle`, or a panic showing all lines.
 pub fn position(lines: &[String], needle: &str) -> usize {
     lines

@@ -11,17 +11,7 @@ use std::time::{Duration, Instant};
 
 /// The `nginx` binary: from `PATH`, or Debian's `/usr/sbin/nginx`.
 pub fn binary() -> Option<PathBuf> {
-    ["nginx", "/usr/sbin/nginx"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|candidate| {
-            Command::new(candidate)
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+    crate::system_binary("nginx")
 }
 
 /// Whether `nginx` is installed. When it is not, a test says `SKIPPED`,
