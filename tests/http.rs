@@ -107,34 +107,56 @@ fn hello() -> Router {
     Router::new().route("/hello", get(|| async { "hello" }))
 }
 
-// A grace longer than SlowIntake's stop_intake: the connection stays open
-// for the late request.
-api!(
-    KeepAliveApi,
-    [SlowIntake],
-    "keepalive",
+/// A running application of component `C` and its dependencies, whose
+/// server published its address under `key`.
+struct App {
+    shutdown: lifecycle::ShutdownHandle,
+    run: tokio::task::JoinHandle<lifecycle::Result<lifecycle::Report>>,
+    addr: SocketAddr,
+}
+
+async fn start<C: Component>(key: &'static str) -> App {
+    ADDRS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .remove(key);
+    let builder = Lifecycle::builder().only::<C>().handle_signals(false);
+    let shutdown = builder.shutdown_handle();
+    let run = tokio::spawn(builder.run_with_report());
+    let addr = addr_of(key).await;
+    App {
+        shutdown,
+        run,
+        addr,
+    }
+}
+
+/// With a grace longer than SlowIntake's stop_intake: the connection stays
+/// open for the late request.
+fn patient() -> Server {
     Server::new(hello())
         .bind(local())
         .idle_grace(Duration::from_secs(3))
-);
+}
+
+api!(KeepAliveApi, [SlowIntake], "keepalive", patient());
 api!(
     RefusingApi,
     [SlowIntake],
     "refusing",
-    Server::new(hello())
-        .bind(local())
-        .idle_grace(Duration::from_secs(3))
-        .late_requests(LateRequests::Refuse)
+    patient().late_requests(LateRequests::Refuse)
 );
 
 /// Sends a request on a kept-alive connection once the listener of the
 /// application's only server closed; returns its answer, after checking
 /// that the server closed the connection and the shutdown was clean.
 async fn late_request<C: Component>(key: &'static str) -> lifecycle_suite::load::Reply {
-    let builder = Lifecycle::builder().only::<C>().handle_signals(false);
-    let shutdown = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of(key).await;
+    let App {
+        shutdown,
+        run,
+        addr,
+    } = start::<C>(key).await;
 
     let mut client = Client::connect(addr).await.unwrap();
     let first = client.send(Method::GET, "/hello", "").await.unwrap();
@@ -735,50 +757,32 @@ api!(
 /// Stop intake plus drain of one run, with or without an idle keep-alive
 /// connection open at shutdown.
 async fn drain_time(idle_connection: bool) -> Duration {
-    ADDRS
-        .lock()
-        .unwrap()
-        .get_or_insert_with(HashMap::new)
-        .remove("grace");
-    let builder = Lifecycle::builder()
-        .only::<GraceApi>()
-        .handle_signals(false);
-    let shutdown = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of("grace").await;
+    let App {
+        shutdown,
+        run,
+        addr,
+    } = start::<GraceApi>("grace").await;
     let mut client = Client::connect(addr).await.unwrap();
     let reply = client.send(Method::GET, "/hello", "").await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);
-    if !idle_connection {
+    let client = if idle_connection {
+        Some(client)
+    } else {
         drop(client);
         tokio::time::sleep(Duration::from_millis(50)).await;
-        shutdown.shutdown();
-        let report = run.await.unwrap().unwrap();
-        assert!(report.is_clean(), "{report:?}");
-        return report
-            .record("GraceApi", lifecycle::Phase::StopIntake)
-            .unwrap()
-            .duration
-            + report
-                .record("GraceApi", lifecycle::Phase::Drain)
-                .unwrap()
-                .duration;
-    }
+        None
+    };
     shutdown.shutdown();
     let report = run.await.unwrap().unwrap();
     assert!(report.is_clean(), "{report:?}");
-    assert!(
-        client.closed_within(Duration::from_secs(1)).await,
-        "the idle connection was closed"
-    );
-    report
-        .record("GraceApi", lifecycle::Phase::StopIntake)
-        .unwrap()
-        .duration
-        + report
-            .record("GraceApi", lifecycle::Phase::Drain)
-            .unwrap()
-            .duration
+    if let Some(mut client) = client {
+        assert!(
+            client.closed_within(Duration::from_secs(1)).await,
+            "the idle connection was closed"
+        );
+    }
+    let took = |phase| report.record("GraceApi", phase).unwrap().duration;
+    took(lifecycle::Phase::StopIntake) + took(lifecycle::Phase::Drain)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
