@@ -9,8 +9,9 @@
 //!
 //! On `SIGTERM` (or Ctrl+C) readiness fails at once, the server keeps serving
 //! for the withdrawal delay (so the load balancer routes elsewhere), closes
-//! its listener, finishes every in-flight checkout, closes its connections
-//! gracefully, then the payment client is torn down.
+//! its listener, answers whatever still arrives on open connections with
+//! `Connection: close`, finishes every in-flight checkout, closes idle
+//! connections after a short grace, then the payment client is torn down.
 //!
 //! Settings, as flags or environment variables:
 //! - `--addr` / `ORDERS_ADDR`: listen address, default `127.0.0.1:8080`;
