@@ -164,6 +164,18 @@ pub fn system_binary(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// Starts a server program in the foreground, detached from the test's
+/// terminal (it logs to its own files).
+pub fn spawn_quiet(program: PathBuf, args: &[&std::ffi::OsStr]) -> Child {
+    Command::new(&program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()))
+}
+
 /// Index of the first line containing `needle`, or a panic showing all lines.
 pub fn position(lines: &[String], needle: &str) -> usize {
     lines

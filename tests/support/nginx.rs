@@ -6,7 +6,7 @@
 use crate::haproxy::free_port;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// The `nginx` binary: from `PATH`, or Debian's `/usr/sbin/nginx`.
@@ -103,18 +103,18 @@ impl Nginx {
         );
         let path = dir.join("nginx.conf");
         std::fs::write(&path, config).expect("write nginx.conf");
-        let child = Command::new(binary().expect("nginx installed"))
-            .arg("-p")
-            .arg(&dir)
-            .arg("-c")
-            .arg(&path)
-            .arg("-e")
-            .arg(dir.join("error.log"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn nginx");
+        let error_log = dir.join("error.log");
+        let child = crate::spawn_quiet(
+            binary().expect("nginx installed"),
+            &[
+                "-p".as_ref(),
+                dir.as_os_str(),
+                "-c".as_ref(),
+                path.as_os_str(),
+                "-e".as_ref(),
+                error_log.as_os_str(),
+            ],
+        );
         let nginx = Nginx {
             child,
             dir,
