@@ -9,13 +9,17 @@
 //!
 //! On `SIGTERM` (or Ctrl+C) readiness fails at once, the server keeps serving
 //! for the withdrawal delay (so the load balancer routes elsewhere), closes
-//! its listener, finishes every in-flight checkout, closes its connections
-//! gracefully, then the payment client is torn down.
+//! its listener, answers whatever still arrives on open connections with
+//! `Connection: close`, finishes every in-flight checkout, closes idle
+//! connections after a short grace, then the payment client is torn down.
 //!
 //! Settings, as flags or environment variables:
 //! - `--addr` / `ORDERS_ADDR`: listen address, default `127.0.0.1:8080`;
 //! - `ORDERS_WITHDRAWAL_MS`: withdrawal delay, default 0 (use ~5000 on Kubernetes);
 //! - `ORDERS_DRAIN_TIMEOUT_MS`: drain deadline, default 10000;
+//! - `ORDERS_IDLE_GRACE_MS`: how long an idle connection stays open once
+//!   intake stopped, default 500;
+//! - `ORDERS_HEADER_READ_TIMEOUT_MS`: header-read timeout, default 30000;
 //! - `ORDERS_PAYMENT_LATENCY_MS`: simulated payment provider latency, default 30.
 
 #[path = "orders_api/handlers.rs"]
@@ -32,6 +36,8 @@ use std::time::Duration;
 struct Settings {
     addr: SocketAddr,
     withdrawal_delay: Duration,
+    idle_grace: Duration,
+    header_read_timeout: Duration,
     payment_latency: Duration,
 }
 
@@ -48,6 +54,8 @@ impl Service for Settings {
         Ok(Settings {
             addr,
             withdrawal_delay: millis("ORDERS_WITHDRAWAL_MS", 0)?,
+            idle_grace: millis("ORDERS_IDLE_GRACE_MS", 500)?,
+            header_read_timeout: millis("ORDERS_HEADER_READ_TIMEOUT_MS", 30_000)?,
             payment_latency: millis("ORDERS_PAYMENT_LATENCY_MS", 30)?,
         })
     }
@@ -65,13 +73,16 @@ impl Service for Api {
         let settings: Dep<Settings> = deps.get::<Settings>();
         let server = Server::new(handlers::router(settings.payment_latency))
             .bind(settings.addr)
-            .withdrawal_delay(settings.withdrawal_delay);
+            .withdrawal_delay(settings.withdrawal_delay)
+            .idle_grace(settings.idle_grace)
+            .header_read_timeout(settings.header_read_timeout);
         Ok(Api { server })
     }
     // start binds the listener; stop_intake fails readiness, waits the
-    // withdrawal delay, closes the listener; drain finishes in-flight
-    // requests and closes connections gracefully; teardown closes the
-    // separate health listener, if any.
+    // withdrawal delay, closes the listener (from then on answers say
+    // `Connection: close`); drain finishes in-flight requests and closes
+    // idle connections after the idle grace; teardown closes the separate
+    // health listener, if any.
     lifecycle::http::server_hooks!(server);
 }
 

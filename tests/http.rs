@@ -1,15 +1,16 @@
 //! The HTTP integration, phase by phase: in-process applications for the
-//! probes and the refusal of late requests, and the `orders` example as a
+//! probes and late requests, and the `orders` example as a
 //! real process for signals and exit codes.
 
 use axum::routing::get;
 use axum::Router;
 use hyper::{Method, StatusCode};
-use lifecycle::http::{GateLayer, Server};
+use lifecycle::http::{GateLayer, LateRequests, Server};
 use lifecycle::{Component, Context, Deps, Gate, Lifecycle, Service};
 use lifecycle_suite::load::{request, Client, CHECKOUT};
 use lifecycle_suite::{position, Process};
 use std::collections::HashMap;
+use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
@@ -73,40 +74,89 @@ impl Service for SlowIntake {
     }
 }
 
-#[derive(Component)]
-#[component(depends_on = [SlowIntake])]
-struct KeepAliveApi {
-    server: Server,
+/// A test component serving `$server`, depending on `$deps`, that
+/// publishes its address under `$key` once it listens.
+macro_rules! api {
+    ($name:ident, [$($deps:ty),*], $key:literal, $server:expr) => {
+        #[derive(Component)]
+        #[component(depends_on = [$($deps),*])]
+        struct $name {
+            server: Server,
+        }
+
+        impl Service for $name {
+            async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+                Ok($name { server: $server })
+            }
+            async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+                self.server.start(cx).await?;
+                publish($key, self.server.local_addr().expect("started"));
+                Ok(())
+            }
+            async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+                self.server.stop_intake(cx).await
+            }
+            async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+                self.server.drain(cx).await
+            }
+        }
+    };
 }
 
-impl Service for KeepAliveApi {
-    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let router = Router::new().route("/hello", get(|| async { "hello" }));
-        Ok(KeepAliveApi {
-            server: Server::new(router).bind(local()),
-        })
-    }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        publish("keepalive", self.server.local_addr().expect("started"));
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
+fn hello() -> Router {
+    Router::new().route("/hello", get(|| async { "hello" }))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn late_request_on_kept_alive_connection_gets_503_and_close_not_a_reset() {
-    let builder = Lifecycle::builder()
-        .only::<KeepAliveApi>()
-        .handle_signals(false);
+/// A running application of component `C` and its dependencies, whose
+/// server published its address under `key`.
+struct App {
+    shutdown: lifecycle::ShutdownHandle,
+    run: tokio::task::JoinHandle<lifecycle::Result<lifecycle::Report>>,
+    addr: SocketAddr,
+}
+
+async fn start<C: Component>(key: &'static str) -> App {
+    ADDRS
+        .lock()
+        .unwrap()
+        .get_or_insert_with(HashMap::new)
+        .remove(key);
+    let builder = Lifecycle::builder().only::<C>().handle_signals(false);
     let shutdown = builder.shutdown_handle();
     let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of("keepalive").await;
+    let addr = addr_of(key).await;
+    App {
+        shutdown,
+        run,
+        addr,
+    }
+}
+
+/// With a grace longer than SlowIntake's stop_intake: the connection stays
+/// open for the late request.
+fn patient() -> Server {
+    Server::new(hello())
+        .bind(local())
+        .idle_grace(Duration::from_secs(3))
+}
+
+api!(KeepAliveApi, [SlowIntake], "keepalive", patient());
+api!(
+    RefusingApi,
+    [SlowIntake],
+    "refusing",
+    patient().late_requests(LateRequests::Refuse)
+);
+
+/// Sends a request on a kept-alive connection once the listener of the
+/// application's only server closed; returns its answer, after checking
+/// that the server closed the connection and the shutdown was clean.
+async fn late_request<C: Component>(key: &'static str) -> lifecycle_suite::load::Reply {
+    let App {
+        shutdown,
+        run,
+        addr,
+    } = start::<C>(key).await;
 
     let mut client = Client::connect(addr).await.unwrap();
     let first = client.send(Method::GET, "/hello", "").await.unwrap();
@@ -126,19 +176,31 @@ async fn late_request_on_kept_alive_connection_gets_503_and_close_not_a_reset() 
         .send(Method::GET, "/hello", "")
         .await
         .expect("an answer, not a reset");
-    assert_eq!(late.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(
         late.closes(),
-        "a refused request must say Connection: close: {:?}",
+        "a late request's answer must say Connection: close: {:?}",
         late.headers
     );
     assert!(
-        !client.is_open().await,
-        "the server closes the connection after the 503"
+        client.closed_within(Duration::from_secs(1)).await,
+        "the server closes the connection after answering"
     );
-
     let report = run.await.unwrap().unwrap();
     assert!(report.is_clean(), "{report:?}");
+    late
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_request_on_kept_alive_connection_is_served_and_told_to_close() {
+    let late = late_request::<KeepAliveApi>("keepalive").await;
+    assert_eq!(late.status, StatusCode::OK);
+    assert_eq!(late.body, "hello");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_request_is_refused_with_503_and_close_when_asked() {
+    let late = late_request::<RefusingApi>("refusing").await;
+    assert_eq!(late.status, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 // --- Probes before start, while ready, during drain -------------------------
@@ -679,4 +741,186 @@ async fn drain_waits_for_work_held_past_its_response() {
         drain.duration >= Duration::from_millis(350),
         "drain must wait for the held work: {drain:?}"
     );
+}
+
+// --- What the idle grace costs in drain time --------------------------------
+
+const GRACE: Duration = Duration::from_millis(400);
+
+api!(
+    GraceApi,
+    [],
+    "grace",
+    Server::new(hello()).bind(local()).idle_grace(GRACE)
+);
+
+/// Stop intake plus drain of one run, with or without an idle keep-alive
+/// connection open at shutdown.
+async fn drain_time(idle_connection: bool) -> Duration {
+    let App {
+        shutdown,
+        run,
+        addr,
+    } = start::<GraceApi>("grace").await;
+    let mut client = Client::connect(addr).await.unwrap();
+    let reply = client.send(Method::GET, "/hello", "").await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    let client = if idle_connection {
+        Some(client)
+    } else {
+        drop(client);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        None
+    };
+    shutdown.shutdown();
+    let report = run.await.unwrap().unwrap();
+    assert!(report.is_clean(), "{report:?}");
+    if let Some(mut client) = client {
+        assert!(
+            client.closed_within(Duration::from_secs(1)).await,
+            "the idle connection was closed"
+        );
+    }
+    let took = |phase| report.record("GraceApi", phase).unwrap().duration;
+    took(lifecycle::Phase::StopIntake) + took(lifecycle::Phase::Drain)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_idle_grace_costs_at_most_the_grace_in_drain_time() {
+    let without = drain_time(false).await;
+    let with = drain_time(true).await;
+    println!(
+        "drain time: {without:?} with no idle connection, {with:?} with one (idle grace {GRACE:?})"
+    );
+    assert!(
+        without < Duration::from_millis(150),
+        "no idle connection, no wait: {without:?}"
+    );
+    assert!(
+        with >= GRACE - Duration::from_millis(20) && with < GRACE + Duration::from_millis(300),
+        "an idle connection costs about the grace: {with:?}"
+    );
+}
+
+// --- Slow clients: idle, silent or half-sent connections ---------------------
+
+/// Whether the server closed `socket`: a read sees the end of the stream
+/// (or a reset) within `timeout`.
+fn closed_within(socket: &mut std::net::TcpStream, timeout: Duration) -> bool {
+    socket.set_read_timeout(Some(timeout)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match socket.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue, // an answer (a 408 or the like) before the close
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                return false
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+const PARTIAL_HEAD: &[u8] = b"POST /orders HTTP/1.1\r\nHost: shop\r\nContent-Ty";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_and_half_sent_connections_do_not_hold_the_drain() {
+    let (process, addr) = orders(&[
+        ("ORDERS_PAYMENT_LATENCY_MS", "1500"),
+        ("ORDERS_DRAIN_TIMEOUT_MS", "10000"),
+        ("ORDERS_IDLE_GRACE_MS", "300"),
+    ]);
+    // A keep-alive connection that served a request and sits idle.
+    let mut kept = Client::connect(addr).await.unwrap();
+    let first = kept.send(Method::GET, "/products", "").await.unwrap();
+    assert_eq!(first.status, StatusCode::OK);
+    // A preconnected socket that never sent a byte.
+    let mut silent = std::net::TcpStream::connect(addr).unwrap();
+    // A client that sent part of its request head and stalls.
+    let mut partial = std::net::TcpStream::connect(addr).unwrap();
+    partial.write_all(PARTIAL_HEAD).unwrap();
+    // And one request in flight.
+    let checkout = tokio::spawn(request(addr, Method::POST, "/orders", CHECKOUT));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let signalled = std::time::Instant::now();
+    process.signal("TERM");
+    let (status, lines) =
+        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
+            .await
+            .unwrap();
+    let took = signalled.elapsed();
+    println!("SIGTERM to exit: {took:?} (the checkout in flight had ~1.2 s left; deadline 10 s)");
+
+    assert!(status.success(), "exit {status}:\n{}", lines.join("\n"));
+    let reply = checkout
+        .await
+        .unwrap()
+        .expect("the checkout in flight is answered");
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert!(reply.closes(), "answered with Connection: close");
+    // The checkout had ~1.2 s left; the process went right after it, far
+    // from the 10 s deadline.
+    assert!(
+        took < Duration::from_millis(3_500),
+        "the drain waited for idle or half-sent connections: {took:?}\n{}",
+        lines.join("\n")
+    );
+    assert!(closed_within(&mut silent, Duration::from_secs(1)));
+    assert!(closed_within(&mut partial, Duration::from_secs(1)));
+    assert!(
+        !kept.is_open().await,
+        "the idle keep-alive connection was closed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_heads_are_closed_by_the_header_read_timeout() {
+    let (process, addr) = orders(&[("ORDERS_HEADER_READ_TIMEOUT_MS", "700")]);
+    let opened = std::time::Instant::now();
+    let mut sockets: Vec<(&str, std::net::TcpStream)> = Vec::new();
+    for i in 0..150 {
+        let mut socket = std::net::TcpStream::connect(addr).unwrap();
+        let kind = match i % 3 {
+            0 => {
+                socket.write_all(PARTIAL_HEAD).unwrap();
+                "partial HTTP/1.1 head"
+            }
+            1 => {
+                socket.write_all(b"PRI * HTTP/2.0\r\n").unwrap();
+                "partial HTTP/2 preface"
+            }
+            _ => "nothing sent",
+        };
+        sockets.push((kind, socket));
+    }
+    // Meanwhile the server serves.
+    let reply = request(addr, Method::GET, "/products", "").await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+
+    let sockets = tokio::task::spawn_blocking(move || {
+        for (kind, socket) in &mut sockets {
+            let left = Duration::from_secs(3).saturating_sub(opened.elapsed());
+            assert!(
+                closed_within(socket, left),
+                "a connection with {kind} was still open {:?} after a 700 ms header-read timeout",
+                opened.elapsed()
+            );
+        }
+        sockets
+    })
+    .await
+    .unwrap();
+    assert!(
+        opened.elapsed() >= Duration::from_millis(600),
+        "closed before the timeout: {:?}",
+        opened.elapsed()
+    );
+    drop(sockets);
+    process.signal("TERM");
+    let (status, lines) =
+        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
+            .await
+            .unwrap();
+    assert!(status.success(), "exit {status}:\n{}", lines.join("\n"));
 }

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 /// A free port on loopback (bound, then released).
@@ -19,17 +19,7 @@ pub fn free_port() -> u16 {
 /// The `haproxy` binary: from `PATH`, or Debian's `/usr/sbin/haproxy` when
 /// `PATH` lacks `/usr/sbin` (as for unprivileged users).
 pub fn binary() -> Option<PathBuf> {
-    ["haproxy", "/usr/sbin/haproxy"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|candidate| {
-            Command::new(candidate)
-                .arg("-v")
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .status()
-                .is_ok_and(|s| s.success())
-        })
+    crate::system_binary("haproxy")
 }
 
 /// Whether `haproxy` is installed.
@@ -88,15 +78,10 @@ impl Haproxy {
         }
         let path = dir.join("haproxy.cfg");
         std::fs::write(&path, config).expect("write haproxy.cfg");
-        let child = Command::new(binary().expect("haproxy installed"))
-            .arg("-db")
-            .arg("-f")
-            .arg(&path)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn haproxy");
+        let child = crate::spawn_quiet(
+            binary().expect("haproxy installed"),
+            &["-db".as_ref(), "-f".as_ref(), path.as_os_str()],
+        );
         let haproxy = Haproxy {
             child,
             dir,

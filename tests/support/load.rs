@@ -12,7 +12,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 /// A checkout request body the orders example accepts.
@@ -62,6 +62,20 @@ impl Client {
     /// closed it).
     pub async fn is_open(&mut self) -> bool {
         self.sender.ready().await.is_ok()
+    }
+
+    /// Whether the server closes the connection within `timeout` (the
+    /// client's connection task notices the end of the stream a moment
+    /// after it arrives).
+    pub async fn closed_within(&mut self, timeout: Duration) -> bool {
+        let until = Instant::now() + timeout;
+        while Instant::now() < until {
+            if !self.is_open().await {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        !self.is_open().await
     }
 
     /// Sends a request on this connection and reads the whole response.
@@ -117,27 +131,49 @@ pub struct LoadReport {
     pub requests: u64,
     /// Requests that failed: connection errors, resets, `5xx`.
     pub failed: u64,
+    /// Of `requests`, the `POST`s (which a balancer cannot retry).
+    pub posts: u64,
+    /// Of `failed`, the `POST`s.
+    pub posts_failed: u64,
     /// Failures by kind, for the message.
     pub failures: BTreeMap<String, u64>,
+    /// The latency of every answered request.
+    pub latencies: Vec<Duration>,
 }
 
 impl LoadReport {
     fn merge(&mut self, other: LoadReport) {
         self.requests += other.requests;
         self.failed += other.failed;
+        self.posts += other.posts;
+        self.posts_failed += other.posts_failed;
         for (kind, n) in other.failures {
             *self.failures.entry(kind).or_default() += n;
         }
+        self.latencies.extend(other.latencies);
     }
 
-    fn fail(&mut self, kind: String) {
+    fn fail(&mut self, method: &Method, kind: String) {
         self.failed += 1;
-        *self.failures.entry(kind).or_default() += 1;
+        if method == Method::POST {
+            self.posts_failed += 1;
+        }
+        *self.failures.entry(format!("{method} {kind}")).or_default() += 1;
+    }
+
+    /// The 99th percentile of the answered requests' latencies.
+    pub fn p99(&self) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        sorted
+            .get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
 /// A load generator running on its own thread and runtime: `clients`
-/// keep-alive connections, each sending checkouts back to back.
+/// keep-alive connections, each sending requests back to back.
 pub struct Load {
     stop: Arc<AtomicBool>,
     thread: thread::JoinHandle<LoadReport>,
@@ -146,6 +182,16 @@ pub struct Load {
 impl Load {
     /// Starts `clients` clients sending `POST /orders` to `addr`.
     pub fn start(addr: SocketAddr, clients: usize) -> Load {
+        Load::run(addr, clients, false)
+    }
+
+    /// Starts `clients` clients, half of them sending `POST /orders` and
+    /// half `GET /products` to `addr`.
+    pub fn mixed(addr: SocketAddr, clients: usize) -> Load {
+        Load::run(addr, clients, true)
+    }
+
+    fn run(addr: SocketAddr, clients: usize, mixed: bool) -> Load {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = thread::spawn(move || {
@@ -157,10 +203,15 @@ impl Load {
             runtime.block_on(async move {
                 let total = Arc::new(Mutex::new(LoadReport::default()));
                 let mut tasks = tokio::task::JoinSet::new();
-                for _ in 0..clients {
+                for i in 0..clients {
                     let (flag, total) = (flag.clone(), total.clone());
+                    let (method, path, body) = if mixed && i % 2 == 1 {
+                        (Method::GET, "/products", "")
+                    } else {
+                        (Method::POST, "/orders", CHECKOUT)
+                    };
                     tasks.spawn(async move {
-                        let report = client_loop(addr, &flag).await;
+                        let report = client_loop(addr, &flag, method, path, body).await;
                         total.lock().expect("report lock").merge(report);
                     });
                 }
@@ -179,7 +230,13 @@ impl Load {
     }
 }
 
-async fn client_loop(addr: SocketAddr, stop: &AtomicBool) -> LoadReport {
+async fn client_loop(
+    addr: SocketAddr,
+    stop: &AtomicBool,
+    method: Method,
+    path: &str,
+    body: &str,
+) -> LoadReport {
     let mut report = LoadReport::default();
     let mut client: Option<Client> = None;
     while !stop.load(Ordering::Relaxed) {
@@ -196,27 +253,31 @@ async fn client_loop(addr: SocketAddr, stop: &AtomicBool) -> LoadReport {
                 Ok(fresh) => client.insert(fresh),
                 Err(e) => {
                     report.requests += 1;
-                    report.fail(e);
+                    report.posts += u64::from(method == Method::POST);
+                    report.fail(&method, e);
                     tokio::time::sleep(Duration::from_millis(10)).await;
                     continue;
                 }
             },
         };
         report.requests += 1;
-        match current.send(Method::POST, "/orders", CHECKOUT).await {
+        report.posts += u64::from(method == Method::POST);
+        let sent = Instant::now();
+        match current.send(method.clone(), path, body).await {
             Ok(reply) if reply.status.is_server_error() => {
-                report.fail(format!("status {}", reply.status));
+                report.fail(&method, format!("status {}", reply.status));
                 if reply.closes() {
                     client = None;
                 }
             }
             Ok(reply) => {
+                report.latencies.push(sent.elapsed());
                 if reply.closes() {
                     client = None;
                 }
             }
             Err(e) => {
-                report.fail(e);
+                report.fail(&method, e);
                 client = None;
             }
         }

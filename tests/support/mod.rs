@@ -3,6 +3,7 @@
 
 pub mod haproxy;
 pub mod load;
+pub mod nginx;
 pub mod services;
 
 use std::io::{BufRead, BufReader};
@@ -146,6 +147,33 @@ impl Drop for Process {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A system program that runs (`NAME -v` succeeds): from `PATH`, or from
+/// `/usr/sbin` when `PATH` lacks it (as for unprivileged users on Debian).
+pub fn system_binary(name: &str) -> Option<PathBuf> {
+    [PathBuf::from(name), PathBuf::from("/usr/sbin").join(name)]
+        .into_iter()
+        .find(|candidate| {
+            Command::new(candidate)
+                .arg("-v")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success())
+        })
+}
+
+/// Starts a server program in the foreground, detached from the test's
+/// terminal (it logs to its own files).
+pub fn spawn_quiet(program: PathBuf, args: &[&std::ffi::OsStr]) -> Child {
+    Command::new(&program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawn {}: {e}", program.display()))
 }
 
 /// Index of the first line containing `needle`, or a panic showing all lines.

@@ -2,6 +2,7 @@
 //! [`Layer`] for users who bring their own server, and the body and future
 //! types [`Server`](super::Server) uses too.
 
+use super::connection::InProgress;
 use crate::gate::{Gate, OwnedGuard};
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode, Version};
@@ -79,7 +80,7 @@ where
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         let version = request.version();
         match self.gate.enter_owned() {
-            Ok(guard) => GateFuture::admitted(self.inner.call(request), guard),
+            Ok(guard) => GateFuture::admitted(self.inner.call(request), Some(guard)),
             Err(_) => GateFuture::refused(version),
         }
     }
@@ -98,10 +99,12 @@ pin_project! {
 }
 
 impl<F> GateFuture<F> {
-    pub(crate) fn admitted(inner: F, guard: OwnedGuard) -> Self {
+    /// Calls `inner`, counted in the gate while `guard` lives (a request
+    /// served after the gate closed has none).
+    pub(crate) fn admitted(inner: F, guard: Option<OwnedGuard>) -> Self {
         GateFuture {
             inner: Some(inner),
-            guard: Some(guard),
+            guard,
             version: Version::HTTP_11,
         }
     }
@@ -155,6 +158,8 @@ pin_project! {
         #[pin]
         inner: Option<B>,
         guard: Option<OwnedGuard>,
+        // The request's place on its connection, for the drain policy.
+        request: Option<InProgress>,
     }
 }
 
@@ -163,6 +168,7 @@ impl<B> GatedBody<B> {
         GatedBody {
             inner: Some(inner),
             guard,
+            request: None,
         }
     }
 
@@ -170,7 +176,18 @@ impl<B> GatedBody<B> {
         GatedBody {
             inner: None,
             guard: None,
+            request: None,
         }
+    }
+
+    /// Keeps `request` in progress on its connection until the body is sent.
+    pub(crate) fn attach(&mut self, request: InProgress) {
+        self.request = Some(request);
+    }
+
+    /// Takes the gate's guard out (an upgraded connection keeps it instead).
+    pub(crate) fn take_guard(&mut self) -> Option<OwnedGuard> {
+        self.guard.take()
     }
 }
 
@@ -187,12 +204,14 @@ where
     ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let this = self.project();
         let Some(inner) = this.inner.as_pin_mut() else {
+            this.request.take();
             return Poll::Ready(None);
         };
         let frame = ready!(inner.poll_frame(cx));
         if !matches!(frame, Some(Ok(_))) {
             // The end of the body, or its failure: the request is done.
             this.guard.take();
+            this.request.take();
         }
         Poll::Ready(frame)
     }

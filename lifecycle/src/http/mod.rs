@@ -5,9 +5,11 @@
 //! - [`Server`] serves an axum `Router` (or any tower service) from a
 //!   component and takes part in every shutdown phase: readiness fails at
 //!   once, the listener closes after an optional
-//!   [withdrawal delay](Server::withdrawal_delay), late requests get `503`
-//!   with `Connection: close`, in-flight requests finish, connections close
-//!   gracefully (GOAWAY for HTTP/2).
+//!   [withdrawal delay](Server::withdrawal_delay), requests still arriving on
+//!   open connections are served and told `Connection: close` (HTTP/2:
+//!   GOAWAY), in-flight requests finish, idle connections close after a
+//!   short [idle grace](Server::idle_grace), and what is left at the drain
+//!   deadline (WebSocket sessions, event streams) is cut and reported.
 //! - [`Probes`]: `GET /health/live` and `GET /health/ready`, on the main
 //!   listener or a [separate one](Server::health_listener) that stays up
 //!   through drain.
@@ -19,12 +21,15 @@
 //!
 //! See [`Server`] for a complete component.
 
+mod connection;
+mod drain;
 mod error;
 mod layer;
 mod probes;
 mod server;
 mod signal;
 
+pub use drain::LateRequests;
 pub use error::Error;
 pub use layer::{GateFuture, GateLayer, GateService, GatedBody};
 pub use probes::Probes;

@@ -1,6 +1,8 @@
 //! [`Server`]: an axum `Router` (or any tower service) served on a listener
 //! and wired into the shutdown phases.
 
+use super::connection::{Closing, Idle, InProgress, Registry, Shared, Socket};
+use super::drain::{LateRequests, Policy};
 use super::error::Error;
 use super::layer::{GateFuture, GatedBody};
 use super::probes::{self, Probes};
@@ -13,16 +15,21 @@ use axum::body::Body;
 use axum::routing::future::RouteFuture;
 use axum::Router;
 use futures_util::future::{BoxFuture, Either};
-use http::{Request, Response, StatusCode};
+use http::{header, HeaderValue, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
+use pin_project_lite::pin_project;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::task::{ready, Poll};
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{AbortHandle, JoinSet};
+use tokio::task::{JoinHandle, JoinSet};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tower_service::Service as _;
 
@@ -72,20 +79,27 @@ use tower_service::Service as _;
 /// What each hook does:
 /// - [`start`](Server::start) binds the listener (an unusable address fails
 ///   start-up) and serves HTTP/1.1 and HTTP/2, with the health probes on the
-///   same listener unless [`health_listener`](Server::health_listener) moved them.
+///   same listener unless [`health_listener`](Server::health_listener) moved
+///   them. A request head must arrive within the
+///   [header-read timeout](Server::header_read_timeout) (30 s by default).
 /// - [`stop_intake`](Server::stop_intake): readiness already answers `503`
 ///   (it flips the moment shutdown begins); the hook waits the
 ///   [`withdrawal_delay`](Server::withdrawal_delay), keeps serving meanwhile,
-///   then closes the listener. When it returns the component's gate closes:
-///   requests arriving on open connections after that get `503` with
-///   `Connection: close`, never a reset.
-/// - [`drain`](Server::drain): idle keep-alive connections close at once,
-///   busy HTTP/1.1 connections answer their current request with
-///   `Connection: close`, HTTP/2 connections get a GOAWAY, and
-///   [`ShutdownSignal`] fires for long-lived responses. The runtime waits for
-///   every request (counted in the component's [`Gate`], until its response
-///   body is sent) and every connection; at the drain deadline what is left
-///   is cut off and reported, and the exit code is non-zero.
+///   then takes the connections already waiting in the listener's backlog
+///   and closes it. From then on every connection is told to go: HTTP/2
+///   ones get a GOAWAY (streams already accepted finish), and a request that
+///   still arrives on an HTTP/1.1 connection is served and answered with
+///   `Connection: close` (or refused with `503`, see
+///   [`late_requests`](Server::late_requests)).
+/// - [`drain`](Server::drain) fires [`ShutdownSignal`] for long-lived
+///   responses; the runtime waits for every request (counted in the
+///   component's [`Gate`] until its response body is sent, an upgraded
+///   connection until it closes) and every connection. An HTTP/1.1
+///   connection that stays idle, or sits on an incomplete request head, for
+///   the [idle grace](Server::idle_grace) is closed; one that carries a
+///   request is closed after answering it. At the drain deadline what is
+///   left (WebSocket sessions, event streams, stuck requests) is cut off and
+///   reported, and the exit code is non-zero.
 /// - [`teardown`](Server::teardown) closes the separate health listener.
 pub struct Server {
     router: Router,
@@ -93,6 +107,7 @@ pub struct Server {
     withdrawal_delay: Duration,
     probes: Option<Probes>,
     health_addr: Option<SocketAddr>,
+    policy: Policy,
     running: Running,
     /// Built in `init`, owes a `start` (hooks not wired is a start-up error).
     wired: Obligation,
@@ -106,10 +121,12 @@ struct Running {
     /// Cancelled to close the listener.
     intake: CancellationToken,
     /// Cancelled by the accept loop once the listener is closed.
-    listener_closed: CancellationToken,
-    /// Fired when draining begins: connections shut down gracefully.
+    listener_closed: Arc<Closing>,
+    /// Fired when draining begins, for long-lived responses.
     draining: ShutdownSignal,
-    health_task: Mutex<Option<AbortHandle>>,
+    /// The drain hook's deadline, which bounds the idle grace.
+    drain_deadline: Arc<OnceLock<Instant>>,
+    health_task: Mutex<Option<JoinHandle<crate::Result<()>>>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -120,6 +137,7 @@ impl std::fmt::Debug for Server {
             .field("withdrawal_delay", &self.withdrawal_delay)
             .field("probes", &self.probes)
             .field("health_addr", &self.health_addr)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -144,6 +162,7 @@ impl Server {
             withdrawal_delay: Duration::ZERO,
             probes: Some(Probes::default()),
             health_addr: None,
+            policy: Policy::default(),
             running: Running::default(),
             wired: Obligation::take("a `lifecycle::http::Server`", UNWIRED),
         }
@@ -200,6 +219,43 @@ impl Server {
     /// The delay is cut to fit the stop-intake deadline, with a warning.
     pub fn withdrawal_delay(mut self, delay: Duration) -> Self {
         self.withdrawal_delay = delay;
+        self
+    }
+
+    /// How long, once intake stopped, an HTTP/1.1 connection may stay idle
+    /// (or sit on an incomplete request head) before it is closed. Default
+    /// 500 ms; cut to a quarter of the time left before the drain deadline.
+    ///
+    /// Closing an idle keep-alive connection races with a client (a load
+    /// balancer's connection pool) that may be sending a request on it at
+    /// that very moment: the request is lost, and a balancer cannot retry a
+    /// `POST`. During the grace a client that still sends here is answered
+    /// and told `Connection: close`, and one that has stopped routing here
+    /// lets the process go once the grace is over. The cost is at most the
+    /// grace in drain time, and only when a connection stays idle.
+    pub fn idle_grace(mut self, grace: Duration) -> Self {
+        self.policy.idle_grace = grace;
+        self
+    }
+
+    /// How long a client may take to send a request head (hyper's
+    /// `header_read_timeout`): slower connections are closed, so that
+    /// half-sent requests (slowloris) cannot pile up. Default 30 s, like
+    /// hyper's. Idle HTTP/1.1 keep-alive connections are closed after it too
+    /// (hyper waits for the next head against it), so keep a balancer's
+    /// upstream keep-alive timeout below it. A connection's first request
+    /// head must arrive within it after the connection is accepted (which
+    /// hyper alone does not enforce before it knows the HTTP version).
+    pub fn header_read_timeout(mut self, timeout: Duration) -> Self {
+        self.policy.header_read_timeout = timeout;
+        self
+    }
+
+    /// What a request arriving on an open connection after intake stopped
+    /// gets: served and told `Connection: close` ([`LateRequests::Serve`],
+    /// the default), or `503` ([`LateRequests::Refuse`]).
+    pub fn late_requests(mut self, late: LateRequests) -> Self {
+        self.policy.late_requests = late;
         self
     }
 
@@ -261,6 +317,8 @@ impl Server {
             health: cx.health().clone(),
             gate: cx.gate().clone(),
             signal: self.running.draining.with_gate(cx.gate().clone()),
+            policy: self.policy,
+            drain_deadline: self.running.drain_deadline.clone(),
         });
         cx.spawn(
             format!("http connections on {local}"),
@@ -269,7 +327,6 @@ impl Server {
                 app,
                 self.running.intake.clone(),
                 self.running.listener_closed.clone(),
-                self.running.draining.clone(),
             ),
         );
         let health_local = health.map(|(listener, local, probes)| {
@@ -280,21 +337,21 @@ impl Server {
                 health: cx.health().clone(),
                 gate: Gate::new(),
                 signal: ShutdownSignal::new(),
+                policy: self.policy,
+                drain_deadline: Arc::default(),
             });
             // Not tracked: it outlives drain, and teardown ends it.
-            let forever = CancellationToken::new();
             let task = tokio::spawn(serve(
                 listener,
                 app,
-                forever.clone(),
-                forever,
-                ShutdownSignal::new(),
+                CancellationToken::new(),
+                Arc::default(),
             ));
             *self
                 .running
                 .health_task
                 .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(task.abort_handle());
+                .unwrap_or_else(PoisonError::into_inner) = Some(task);
             local
         });
         tracing::info!(
@@ -330,23 +387,32 @@ impl Server {
             tokio::time::sleep(wait).await;
         }
         self.close_listener().await;
+        let late = match self.policy.late_requests {
+            LateRequests::Refuse => "refused with 503 + Connection: close",
+            _ => "served with Connection: close",
+        };
         tracing::info!(
             component = cx.name(),
-            "listener closed; requests on open connections now get 503 + Connection: close"
+            "listener closed; requests on open connections are now {late}, HTTP/2 connections got a GOAWAY"
         );
         Ok(())
     }
 
-    /// Shuts every connection down gracefully and fires [`ShutdownSignal`].
-    /// The runtime then waits for in-flight requests and the connections.
+    /// Fires [`ShutdownSignal`] and bounds the idle grace by the drain
+    /// deadline. The runtime then waits for in-flight requests and the
+    /// connections, which close as the drain policy says (see [`Server`]).
     pub async fn drain(&self, cx: &Context) -> crate::Result<()> {
+        if let Some(deadline) = cx.deadline() {
+            let _ = self.running.drain_deadline.set(deadline);
+        }
         // In case stop_intake was cut short before it could close it.
         self.close_listener().await;
         self.running.draining.fire();
         tracing::info!(
             component = cx.name(),
             in_flight = cx.gate().in_flight(),
-            "draining: idle connections closed, busy ones close after their response"
+            idle_grace = ?self.policy.idle_grace,
+            "draining: busy connections close after their response, idle ones after the idle grace"
         );
         Ok(())
     }
@@ -356,7 +422,10 @@ impl Server {
     pub async fn teardown(&self, cx: &Context) -> crate::Result<()> {
         self.running.intake.cancel();
         self.running.draining.fire();
-        if self.stop_health() {
+        if let Some(task) = self.stop_health() {
+            // Aborting takes effect when the task is next polled: wait, so
+            // that the port is closed when teardown returns.
+            let _ = task.await;
             tracing::info!(component = cx.name(), "health listener closed");
         }
         Ok(())
@@ -365,18 +434,21 @@ impl Server {
     async fn close_listener(&self) {
         self.running.intake.cancel();
         if self.running.local_addr.get().is_some() {
-            self.running.listener_closed.cancelled().await;
+            self.running.listener_closed.closed().await;
         }
     }
 
-    fn stop_health(&self) -> bool {
+    /// Aborts the health listener's task, if any, and hands it back so
+    /// teardown can wait until the listener is actually closed.
+    fn stop_health(&self) -> Option<JoinHandle<crate::Result<()>>> {
         let task = self
             .running
             .health_task
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        task.map(|task| task.abort()).is_some()
+            .take()?;
+        task.abort();
+        Some(task)
     }
 }
 
@@ -431,68 +503,184 @@ struct App {
     health: Health,
     gate: Gate,
     signal: ShutdownSignal,
+    policy: Policy,
+    drain_deadline: Arc<OnceLock<Instant>>,
 }
 
 /// The accept loop, then the wait for every connection to close. Cancelling
-/// (aborting) it closes whatever is left.
+/// (aborting) it, as the drain deadline does, closes whatever is left:
+/// hyper's connections with their tasks, upgraded ones through the registry.
 async fn serve(
     listener: TcpListener,
     app: Arc<App>,
     intake: CancellationToken,
-    listener_closed: CancellationToken,
-    draining: ShutdownSignal,
+    listener_closed: Arc<Closing>,
 ) -> crate::Result<()> {
     // Declared before the listener so that, even when aborted, the listener
-    // is dropped (closed) before `listener_closed` is cancelled.
-    let _closed = listener_closed.drop_guard();
+    // is dropped (closed) before `listener_closed` is marked.
+    let _closed = CloseOnDrop(listener_closed.clone());
     let listener = listener;
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http2().enable_connect_protocol();
+    // What `axum::serve` sets (CONNECT for WebSocket over HTTP/2), plus a
+    // timer, without which hyper ignores its header-read timeout.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(app.policy.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .enable_connect_protocol();
     let builder = Arc::new(builder);
+    let registry = Arc::new(Registry::default());
     let mut connections = JoinSet::new();
+    // Declared after `connections`, so dropped before it when aborted: it
+    // counts what is still open before the tasks go.
+    let _cut = CutOnDrop(registry.clone());
+    let accept = |stream: TcpStream, connections: &mut JoinSet<()>| {
+        let (socket, shared) = registry.open(stream, listener_closed.clone());
+        connections.spawn(connection(builder.clone(), socket, shared, app.clone()));
+    };
     loop {
         tokio::select! {
             biased;
             _ = intake.cancelled() => break,
             Some(_) = connections.join_next(), if !connections.is_empty() => {}
             accepted = listener.accept() => match accepted {
-                Ok((stream, _peer)) => {
-                    connections.spawn(connection(builder.clone(), stream, app.clone(), draining.clone()));
-                }
+                Ok((stream, _peer)) => accept(stream, &mut connections),
+                Err(e) if is_connection_error(&e) => {}
                 Err(e) => {
-                    // Per-connection errors (aborted handshakes) and resource
-                    // exhaustion (EMFILE) must not end the server.
+                    // Resource exhaustion (EMFILE) must not end the server.
                     tracing::warn!(error = %e, "accept failed");
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
             },
         }
     }
-    drop(listener);
+    // Closing a listener resets the connections still waiting in its
+    // backlog, on which a client may have sent a request already: take them
+    // first (they are told to close like every other connection). Tokio's
+    // accept only tries when epoll said so; the std listener asks the kernel.
+    if let Ok(listener) = listener.into_std() {
+        while let Ok((stream, _peer)) = listener.accept() {
+            let stream = stream
+                .set_nonblocking(true)
+                .and_then(|()| TcpStream::from_std(stream));
+            if let Ok(stream) = stream {
+                accept(stream, &mut connections);
+            }
+        }
+    }
     drop(_closed);
     while connections.join_next().await.is_some() {}
+    // Upgraded connections outlive hyper's connection futures.
+    registry.emptied().await;
     Ok(())
 }
 
-/// Serves one connection until it ends, shutting it down gracefully (GOAWAY
-/// for HTTP/2, `Connection: close` on the current HTTP/1 response, idle ones
-/// closed at once) when draining begins.
+/// Marks the listener closed when dropped.
+struct CloseOnDrop(Arc<Closing>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// Errors of one connection that `accept` reports, not of the listener.
+fn is_connection_error(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    )
+}
+
+/// Cuts every connection still open when the serving task is dropped
+/// before it finished (the drain deadline aborted it), and says what went.
+struct CutOnDrop(Arc<Registry>);
+
+impl Drop for CutOnDrop {
+    fn drop(&mut self) {
+        let cut = self.0.cut_all();
+        if cut.connections > 0 {
+            tracing::warn!(
+                connections = cut.connections,
+                websockets = cut.websockets,
+                event_streams = cut.event_streams,
+                requests = cut.requests,
+                "drain deadline: closed {} connection(s): {} WebSocket, {} event stream(s), {} request(s) in progress",
+                cut.connections,
+                cut.websockets,
+                cut.event_streams,
+                cut.requests,
+            );
+        }
+    }
+}
+
+/// Serves one connection until it ends, then applies the drain policy once
+/// the listener closed: HTTP/2 gets a GOAWAY (hyper finishes the streams it
+/// accepted); an HTTP/1 connection's responses say `Connection: close`
+/// (hyper closes after them), and one left idle, or on an incomplete request
+/// head, for a whole idle-grace window is closed.
 async fn connection(
     builder: Arc<auto::Builder<TokioExecutor>>,
-    stream: TcpStream,
+    socket: Socket,
+    shared: Arc<Shared>,
     app: Arc<App>,
-    draining: ShutdownSignal,
 ) {
-    let _ = stream.set_nodelay(true);
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), Connection { app });
+    let accepted = Instant::now();
+    let conn = builder.serve_connection_with_upgrades(
+        TokioIo::new(socket),
+        Connection {
+            app: app.clone(),
+            shared: shared.clone(),
+        },
+    );
     tokio::pin!(conn);
-    let result = tokio::select! {
-        result = conn.as_mut() => result,
-        () = draining.fired() => {
-            conn.as_mut().graceful_shutdown();
-            conn.await
+    let first_head = tokio::time::sleep_until(accepted + app.policy.header_read_timeout);
+    tokio::pin!(first_head);
+    let mut first_head_due = true;
+    loop {
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => return finished(result),
+            () = shared.closing() => break,
+            () = &mut first_head, if first_head_due => {
+                first_head_due = false;
+                // hyper-util's version detection waits for bytes without a
+                // timeout, and hyper's own starts after it: enforce it here.
+                if shared.never_served() {
+                    tracing::debug!("no request head within the header-read timeout; closing");
+                    return;
+                }
+            }
         }
-    };
+    }
+    if shared.is_h2() {
+        // GOAWAY, with the right last stream id once the client answered
+        // hyper's ping; accepted streams finish.
+        conn.as_mut().graceful_shutdown();
+        return finished(conn.await);
+    }
+    let mut idle = Idle::new(shared.snapshot());
+    loop {
+        let window = app.policy.window(app.drain_deadline.get().copied());
+        tokio::select! {
+            biased;
+            result = conn.as_mut() => return finished(result),
+            () = tokio::time::sleep(window) => {}
+        }
+        if idle.close_now(shared.snapshot()) {
+            tracing::debug!("idle through the idle grace; closing");
+            // Dropping the connection closes the socket.
+            return;
+        }
+    }
+}
+
+fn finished(result: Result<(), Box<dyn std::error::Error + Send + Sync>>) {
     if let Err(e) = result {
         tracing::debug!(error = %e, "connection ended with an error");
     }
@@ -501,6 +689,7 @@ async fn connection(
 /// The per-connection service: probes first, then the gate, then the router.
 struct Connection {
     app: Arc<App>,
+    shared: Arc<Shared>,
 }
 
 type ResponseBody = GatedBody<Body>;
@@ -509,9 +698,16 @@ type Probed = BoxFuture<'static, Result<Response<ResponseBody>, Infallible>>;
 impl hyper::service::Service<Request<Incoming>> for Connection {
     type Response = Response<ResponseBody>;
     type Error = Infallible;
-    type Future = Either<GateFuture<RouteFuture<Infallible>>, Probed>;
+    type Future = Told<Either<GateFuture<RouteFuture<Infallible>>, Probed>>;
 
     fn call(&self, mut request: Request<Incoming>) -> Self::Future {
+        let in_progress = self.shared.request(request.version());
+        let version = request.version();
+        let respond = |inner: Either<_, Probed>| Told {
+            inner,
+            request: Some(in_progress),
+            version,
+        };
         if let Some(probe) = self
             .app
             .probes
@@ -519,24 +715,81 @@ impl hyper::service::Service<Request<Incoming>> for Connection {
             .and_then(|p| p.matches(request.uri().path()))
         {
             let app = self.app.clone();
-            return Either::Right(Box::pin(async move {
+            return respond(Either::Right(Box::pin(async move {
                 let response = probes::answer(probe, request.method(), &app.health).await;
                 Ok(response.map(|body| GatedBody::new(Body::from(body), None)))
-            }));
+            })));
         }
         let Some(router) = &self.app.router else {
-            return Either::Right(Box::pin(async {
+            return respond(Either::Right(Box::pin(async {
                 let mut response = Response::new(GatedBody::new(Body::empty(), None));
                 *response.status_mut() = StatusCode::NOT_FOUND;
                 Ok(response)
-            }));
+            })));
         };
-        match self.app.gate.enter_owned() {
-            Ok(guard) => {
-                request.extensions_mut().insert(self.app.signal.clone());
-                Either::Left(GateFuture::admitted(router.clone().call(request), guard))
+        let guard = match self.app.gate.enter_owned() {
+            Ok(guard) => Some(guard),
+            // Intake stopped: the gate is closed.
+            Err(_) if self.app.policy.late_requests == LateRequests::Refuse => {
+                return respond(Either::Left(GateFuture::refused(version)));
             }
-            Err(_) => Either::Left(GateFuture::refused(request.version())),
-        }
+            // Served all the same (the connection's task keeps drain
+            // waiting), and told to close.
+            Err(_) => None,
+        };
+        request.extensions_mut().insert(self.app.signal.clone());
+        respond(Either::Left(GateFuture::admitted(
+            router.clone().call(request),
+            guard,
+        )))
     }
+}
+
+pin_project! {
+    /// A response on its way out, marked for the drain policy: the request
+    /// stays in progress on its connection until the body is sent; once
+    /// intake stopped an HTTP/1 response says `Connection: close`; an
+    /// upgrade keeps the request's place in the gate until the socket closes.
+    struct Told<F> {
+        #[pin]
+        inner: F,
+        request: Option<InProgress>,
+        version: Version,
+    }
+}
+
+impl<F> Future for Told<F>
+where
+    F: Future<Output = Result<Response<ResponseBody>, Infallible>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = ready!(this.inner.poll(cx));
+        let Some(mut request) = this.request.take() else {
+            return Poll::Ready(Ok(response));
+        };
+        if response.status() == StatusCode::SWITCHING_PROTOCOLS {
+            request.upgraded(response.body_mut().take_guard());
+        } else {
+            if is_event_stream(&response) {
+                request.event_stream();
+            }
+            if request.is_closing() && *this.version <= Version::HTTP_11 {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+        }
+        response.body_mut().attach(request);
+        Poll::Ready(Ok(response))
+    }
+}
+
+fn is_event_stream<B>(response: &Response<B>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"))
 }

@@ -9,8 +9,10 @@ use tokio_util::sync::CancellationToken;
 
 /// Fires when the [`Server`](super::Server) starts draining, so long-lived
 /// responses (server-sent events, WebSocket sessions, long polls) can say
-/// goodbye (a last event, a close frame) and end before the drain deadline.
-/// Whatever is still running at the deadline is cut off and reported.
+/// goodbye (a last event, a close frame with code 1001 "going away") and end
+/// before the drain deadline. At the deadline, event streams and upgraded
+/// connections still open are closed and reported as cut off (the drain
+/// counts as forced, and the exit code is non-zero).
 ///
 /// Take it as an axum extractor; it is cheap to clone and can move into the
 /// stream or the upgraded socket's task.
@@ -47,14 +49,15 @@ impl ShutdownSignal {
         }
     }
 
-    /// Counts work that outlives its response, such as a WebSocket session
-    /// running in its own task after the upgrade, as in flight until the
-    /// returned guard drops: drain waits for it, and at the drain deadline it
-    /// is reported as cut off. Move the guard into the session's task.
-    /// [`Refused`] once intake has stopped (or outside a [`Server`](super::Server)).
+    /// Counts work that outlives its response, such as a task a handler
+    /// spawns, as in flight until the returned guard drops: drain waits for
+    /// it, and at the drain deadline it is reported as cut off. Move the
+    /// guard into the task. [`Refused`] once intake has stopped (or outside a
+    /// [`Server`](super::Server)).
     ///
-    /// For a WebSocket, take the guard in the handler and move it into the
-    /// `on_upgrade` callback; the same goes for any task a handler spawns:
+    /// A WebSocket session needs none: [`Server`](super::Server) counts an
+    /// upgraded connection as in flight until its socket closes, and closes
+    /// it at the drain deadline.
     ///
     /// ```
     /// use axum::http::StatusCode;
