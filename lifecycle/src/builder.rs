@@ -81,6 +81,7 @@ impl Lifecycle {
 /// | `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` | the attribute | one component's deadline, its name upper-snake-cased: `LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT` for `OrdersDb` |
 /// | `LIFECYCLE_REPORT_JSON` | [`report_json`](Builder::report_json) | write [`Report::to_json`] to this path, or `-` for stdout |
 /// | `LIFECYCLE_REPORT_TABLE` | [`print_report`](Builder::print_report) | `0`: no [`Report::table`] on stderr |
+/// | `LIFECYCLE_PID_FILE` | | write the process id there once ready (an upgrade's new copy overwrites it) |
 /// | `LIFECYCLE_PRINT_GRAPH` | [`print_graph`](Builder::print_graph) | `dot`, `mermaid` or `json`: print the graph and exit |
 #[must_use = "a builder does nothing until `run` is awaited"]
 pub struct Builder {
@@ -94,6 +95,7 @@ pub struct Builder {
     report_json: Option<PathBuf>,
     print_report: bool,
     print_graph: Option<GraphFormat>,
+    upgrade: bool,
 }
 
 /// The builder's choices with the environment's on top, and the graph they
@@ -149,6 +151,7 @@ impl Builder {
             report_json: None,
             print_report: true,
             print_graph: None,
+            upgrade: false,
         }
     }
 
@@ -266,6 +269,16 @@ impl Builder {
         self
     }
 
+    /// Whether `SIGUSR2` upgrades the process in place (default `false`;
+    /// feature `upgrade`, Unix): a new copy of the executable as it now is
+    /// on disk takes over the listening sockets, and this process then shuts
+    /// down as usual. See the README, "Restarting without a balancer".
+    #[cfg(feature = "upgrade")]
+    pub fn upgrade_on_sigusr2(mut self, enabled: bool) -> Self {
+        self.upgrade = enabled;
+        self
+    }
+
     /// The readiness and liveness flags of this run, for health endpoints.
     pub fn health(&self) -> Health {
         self.trigger.health.clone()
@@ -302,7 +315,7 @@ impl Builder {
         resolved.budget.check(resolved.strict_budget)?;
         // Installed before any component's code runs.
         let signals = if self.signals {
-            Some(Signals::install().map_err(RunError::Signals)?)
+            Some(Signals::install(self.upgrade).map_err(RunError::Signals)?)
         } else {
             None
         };

@@ -91,6 +91,7 @@ mod health;
 pub mod http;
 mod json;
 mod phase;
+mod pid_file;
 mod picture;
 #[cfg(feature = "postgres")]
 pub mod postgres;
@@ -104,6 +105,8 @@ mod startup;
 mod systemd;
 mod tasks;
 mod trigger;
+#[cfg(all(unix, feature = "upgrade"))]
+mod upgrade;
 mod walk;
 
 pub use budget::{Budget, DEFAULT_GRACE_PERIOD};

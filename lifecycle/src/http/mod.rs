@@ -21,6 +21,7 @@
 
 mod error;
 mod layer;
+pub(crate) mod listen;
 mod probes;
 mod server;
 mod signal;
