@@ -91,8 +91,8 @@ mod health;
 pub mod http;
 mod json;
 mod phase;
-mod pid_file;
 mod picture;
+mod pid_file;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 mod progress;

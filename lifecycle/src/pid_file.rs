@@ -60,7 +60,11 @@ mod tests {
         super::write(&path, 41).unwrap();
         super::write(&path, 42).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "42\n");
-        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1, "no temporary left");
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary left"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -37,7 +37,8 @@ impl Signals {
         #[cfg(all(unix, feature = "upgrade"))]
         let (upgrade, requests) = if upgrade {
             let (tx, rx) = mpsc::unbounded_channel();
-            let usr2 = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2())?;
+            let usr2 =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::user_defined2())?;
             (Some((usr2, tx)), Some(rx))
         } else {
             (None, None)

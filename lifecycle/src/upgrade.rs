@@ -133,10 +133,11 @@ async fn attempt(run: &Run) -> Result<u32, UpgradeError> {
         source,
     })?;
     let min = FIRST_FD + sockets.len() as RawFd + 1;
-    let theirs = rustix::io::fcntl_dupfd_cloexec(&theirs, min).map_err(|e| UpgradeError::Spawn {
-        exe: exe.display().to_string(),
-        source: e.into(),
-    })?;
+    let theirs =
+        rustix::io::fcntl_dupfd_cloexec(&theirs, min).map_err(|e| UpgradeError::Spawn {
+            exe: exe.display().to_string(),
+            source: e.into(),
+        })?;
     let mut sources: Vec<RawFd> = sockets.iter().map(|s| s.fd.as_raw_fd()).collect();
     sources.push(theirs.as_raw_fd());
 
@@ -227,7 +228,10 @@ async fn stop_failed(pid: u32, mut child: tokio::process::Child) {
         .await
         .is_err()
     {
-        tracing::warn!(pid, "the failed new process did not stop in time: killing it");
+        tracing::warn!(
+            pid,
+            "the failed new process did not stop in time: killing it"
+        );
         let _ = child.kill().await;
     }
 }
@@ -393,6 +397,8 @@ async fn handshake(stream: StdUnixStream) -> std::io::Result<()> {
             line.trim()
         ))),
         Ok(Err(error)) => Err(error),
-        Err(_) => Err(std::io::Error::other(format!("no go within {GO_TIMEOUT:?}"))),
+        Err(_) => Err(std::io::Error::other(format!(
+            "no go within {GO_TIMEOUT:?}"
+        ))),
     }
 }

@@ -423,7 +423,11 @@ impl Server {
         }
         if let Some(taken) = listen::take(self.socket_name.as_deref())? {
             let from = Source::Passed(taken.origin, taken.fd);
-            return Ok((tokio_listener(taken.listener)?, named(Some(&taken.name)), from));
+            return Ok((
+                tokio_listener(taken.listener)?,
+                named(Some(&taken.name)),
+                from,
+            ));
         }
         Ok((bind(self.addr).await?, named(None), Source::Bound))
     }
