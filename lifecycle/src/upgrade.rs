@@ -142,9 +142,9 @@ async fn attempt(run: &Run) -> Result<u32, UpgradeError> {
     sources.push(theirs.as_raw_fd());
 
     let mut command = tokio::process::Command::new(&exe);
-    let mut args = std::env::args_os();
-    if let Some(arg0) = args.next() {
-        command.arg0(arg0);
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if !args.is_empty() {
+        command.arg0(args.remove(0));
     }
     let names: Vec<&str> = sockets.iter().map(|s| s.name.as_str()).collect();
     command

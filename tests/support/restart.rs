@@ -303,3 +303,40 @@ impl Drop for Scratch {
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
+
+/// Runs `exe` as systemd runs a socket-activated service: `listener` at
+/// fd 3 (without close-on-exec), `LISTEN_FDS=1`, `LISTEN_FDNAMES=name`, and
+/// `LISTEN_PID` set to the pid of the process itself (through `sh`, which
+/// `exec`s it: the pid is known only after the fork).
+pub fn socket_activated(
+    exe: &Path,
+    listener: &std::net::TcpListener,
+    name: &str,
+) -> std::process::Command {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = listener.as_raw_fd();
+    let mut command = std::process::Command::new("/bin/sh");
+    command
+        .arg("-c")
+        .arg("export LISTEN_PID=$$; exec \"$0\"")
+        .arg(exe)
+        .env("LISTEN_FDS", "1")
+        .env("LISTEN_FDNAMES", name);
+    // SAFETY: dup2 and fcntl are async-signal-safe; `listener` outlives the
+    // spawn.
+    unsafe {
+        command.pre_exec(move || {
+            let source = std::os::fd::BorrowedFd::borrow_raw(fd);
+            let mut target = std::mem::ManuallyDrop::new(
+                <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(3),
+            );
+            if fd != 3 {
+                rustix::io::dup2(source, &mut target)?;
+            }
+            rustix::io::fcntl_setfd(&*target, rustix::io::FdFlags::empty())?;
+            Ok(())
+        });
+    }
+    command
+}
