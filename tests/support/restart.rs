@@ -340,3 +340,12 @@ pub fn socket_activated(
     }
     command
 }
+
+/// Waits until `pid` (not necessarily a child of this process) is gone.
+pub fn wait_gone(pid: u32, timeout: Duration) {
+    let until = Instant::now() + timeout;
+    while alive(pid) {
+        assert!(Instant::now() < until, "pid {pid} still runs after {timeout:?}");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
