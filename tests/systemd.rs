@@ -204,7 +204,10 @@ fn an_upgrade_makes_the_new_process_the_main_one() {
     );
     old.wait_for("ready components=", Duration::from_secs(20));
     let first = old.pid();
-    assert_eq!(wait_new_pid(&pid_file, None, Duration::from_secs(10)), first);
+    assert_eq!(
+        wait_new_pid(&pid_file, None, Duration::from_secs(10)),
+        first
+    );
     signal(first, rustix::process::Signal::USR2);
     let new = wait_new_pid(&pid_file, Some(first), Duration::from_secs(30));
     scratch.track(new);

@@ -39,6 +39,7 @@ use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream as StdUnixStream;
 use std::path::PathBuf;
 use std::process::ExitStatus;
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
@@ -332,9 +333,31 @@ fn start_budget(run: &Run) -> Duration {
     levels.values().sum::<Duration>() + Duration::from_secs(1)
 }
 
-/// Whether this process is the new copy of an upgrade.
+/// The new copy's end of the handshake, taken from the environment once per
+/// process (a second run in the same process is not an upgrade).
+fn handshake_socket() -> &'static Mutex<Option<StdUnixStream>> {
+    static SOCKET: OnceLock<Mutex<Option<StdUnixStream>>> = OnceLock::new();
+    SOCKET.get_or_init(|| Mutex::new(passed_handshake()))
+}
+
+fn passed_handshake() -> Option<StdUnixStream> {
+    let fd: RawFd = std::env::var(UPGRADE_FD).ok()?.trim().parse().ok()?;
+    // SAFETY: the old process passed this fd for this process to own; this
+    // runs once (in `handshake_socket`).
+    let passed = unsafe { StdUnixStream::from_raw_fd(fd) };
+    // A close-on-exec copy, so that programs this one starts do not inherit it.
+    passed
+        .try_clone()
+        .inspect_err(|error| tracing::error!(%error, fd, "cannot use the upgrade handshake socket"))
+        .ok()
+}
+
+/// Whether this process is the new copy of an upgrade, not yet taken over.
 pub(crate) fn is_successor() -> bool {
-    std::env::var_os(UPGRADE_FD).is_some()
+    handshake_socket()
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .is_some()
 }
 
 /// The new copy's end of the handover.
@@ -345,19 +368,11 @@ pub(crate) struct Successor {
 impl Successor {
     /// Takes the handshake socket, when this process is an upgrade's new copy.
     pub(crate) fn from_env() -> Option<Successor> {
-        let fd: RawFd = std::env::var(UPGRADE_FD).ok()?.trim().parse().ok()?;
-        // SAFETY: the old process passed this fd for this process to own;
-        // it is taken once, at the start of the run.
-        let passed = unsafe { StdUnixStream::from_raw_fd(fd) };
-        // A close-on-exec copy, so that programs this one starts do not
-        // inherit it.
-        match passed.try_clone() {
-            Ok(stream) => Some(Successor { stream }),
-            Err(error) => {
-                tracing::error!(%error, fd, "cannot use the upgrade handshake socket");
-                None
-            }
-        }
+        let stream = handshake_socket()
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()?;
+        Some(Successor { stream })
     }
 
     /// Ready: tells the old process and waits for its `go`. Then this

@@ -345,7 +345,10 @@ pub fn socket_activated(
 pub fn wait_gone(pid: u32, timeout: Duration) {
     let until = Instant::now() + timeout;
     while alive(pid) {
-        assert!(Instant::now() < until, "pid {pid} still runs after {timeout:?}");
+        assert!(
+            Instant::now() < until,
+            "pid {pid} still runs after {timeout:?}"
+        );
         thread::sleep(Duration::from_millis(10));
     }
 }

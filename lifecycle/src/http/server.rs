@@ -92,7 +92,7 @@ use tower_service::Service as _;
 /// # Where the listener comes from
 /// In this order: a socket the program [gave](Server::listener); a socket
 /// passed to the process (systemd socket activation, `systemfd`, or the old
-/// copy in an [in-place upgrade](crate::Builder::upgrade_on_sigusr2)), the
+/// copy in an in-place upgrade, feature `upgrade`), the
 /// one named [`socket_name`](Server::socket_name) or else the first one;
 /// otherwise the [`bind`](Server::bind) address. Port `0` binds a free port:
 /// [`local_addr`](Server::local_addr) tells which, and the `listening` log
