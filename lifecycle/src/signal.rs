@@ -26,7 +26,7 @@ pub(crate) struct Signals {
 /// What arrived.
 enum Received {
     Shutdown(ShutdownReason),
-    #[cfg(all(unix, feature = "upgrade"))]
+    #[cfg_attr(not(all(unix, feature = "upgrade")), allow(dead_code))]
     Upgrade,
 }
 
@@ -78,12 +78,9 @@ impl Signals {
         loop {
             let reason = match self.next().await {
                 Received::Shutdown(reason) => reason,
-                #[cfg(all(unix, feature = "upgrade"))]
                 Received::Upgrade => {
-                    tracing::info!(signal = "SIGUSR2", "signal received: upgrade in place");
-                    if let Some((_, requests)) = &self.upgrade {
-                        let _ = requests.send(());
-                    }
+                    #[cfg(all(unix, feature = "upgrade"))]
+                    self.upgrade_requested();
                     continue;
                 }
             };
@@ -108,6 +105,17 @@ impl Signals {
                     signal = label,
                     "signal received again: already shutting down"
                 );
+            }
+        }
+    }
+
+    /// Passes a `SIGUSR2` on to the upgrade, or says why not.
+    #[cfg(all(unix, feature = "upgrade"))]
+    fn upgrade_requested(&self) {
+        tracing::info!(signal = "SIGUSR2", "signal received: upgrade in place");
+        if let Some((_, requests)) = &self.upgrade {
+            if requests.send(()).is_err() {
+                tracing::warn!(signal = "SIGUSR2", "upgrade refused: shutting down");
             }
         }
     }
