@@ -169,3 +169,36 @@ fn an_upgrade_to_a_copy_that_fails_at_start_up_leaves_the_old_one_serving() {
     signal(pid, Signal::TERM);
     assert_eq!(wait_exit(pid, LONG), Some(0));
 }
+
+#[test]
+fn a_copy_not_ready_within_the_start_budget_is_stopped() {
+    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    become_subreaper();
+    let scratch = Scratch::new("upgrade-slow");
+    let exe = scratch.deploy("orders", &binary());
+    let pid_file = scratch.path("orders.pid");
+    let mut command = Command::new(&exe);
+    // Start budget: two start levels of 1 s, plus 1 s to exec: 3 s.
+    command
+        .env("ORDERS_ADDR", "127.0.0.1:0")
+        .env("LIFECYCLE_PID_FILE", &pid_file)
+        .env("LIFECYCLE_START_TIMEOUT", "1s");
+    let mut old = Process::spawn(command);
+    let addr = listening_addr(&old.wait_for("listening", LONG));
+    let pid = wait_new_pid(&pid_file, None, LONG);
+    scratch.track(pid);
+
+    // A new executable that never gets ready.
+    scratch.deploy("orders", b"#!/bin/sh\nexec sleep 60\n");
+    signal(pid, Signal::USR2);
+    let failed = old.wait_for("upgrade failed", LONG);
+    assert!(failed.contains("was not ready within 3s"), "{failed}");
+    let ready = tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(request(addr, hyper::Method::GET, "/health/ready", ""))
+        .expect("the old process answers");
+    assert!(ready.status.is_success(), "still ready: {}", ready.status);
+    assert_eq!(read_pid(&pid_file), Some(pid));
+    signal(pid, Signal::TERM);
+    assert_eq!(wait_exit(pid, LONG), Some(0));
+}
