@@ -14,7 +14,7 @@ use lifecycle_suite::load::request;
 use lifecycle_suite::restart::{listening_addr, socket_activated, Clients};
 use lifecycle_suite::{example_path, Process};
 use std::net::SocketAddr;
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
 use std::time::Duration;
 
 const LONG: Duration = Duration::from_secs(60);
@@ -56,27 +56,24 @@ fn socket_activation_restarts_refuse_nothing() {
     assert_eq!(traffic.refused, 0, "{traffic}");
 }
 
-static GIVEN: Mutex<Option<std::net::TcpListener>> = Mutex::new(None);
-static GIVEN_ADDR: OnceLock<SocketAddr> = OnceLock::new();
-static FREE_ADDR: OnceLock<SocketAddr> = OnceLock::new();
+/// The server the next [`Listening`] serves, and the address it got.
+static NEXT: Mutex<Option<Server>> = Mutex::new(None);
+static BOUND: Mutex<Option<SocketAddr>> = Mutex::new(None);
 
-/// Serves on the listener the test put in [`GIVEN`].
+/// Serves the server the test put in [`NEXT`], and tells its address.
 #[derive(Component)]
-struct OnGiven {
+struct Listening {
     server: Server,
 }
 
-impl Service for OnGiven {
+impl Service for Listening {
     async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let listener = GIVEN.lock().unwrap().take().expect("a listener");
-        let router = Router::new().route("/", get(|| async { "given" }));
-        Ok(OnGiven {
-            server: Server::new(router).listener(listener),
-        })
+        let server = NEXT.lock().unwrap().take().expect("a server");
+        Ok(Listening { server })
     }
     async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
         self.server.start(cx).await?;
-        GIVEN_ADDR.set(self.server.local_addr().unwrap()).unwrap();
+        *BOUND.lock().unwrap() = self.server.local_addr();
         Ok(())
     }
     async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
@@ -84,38 +81,19 @@ impl Service for OnGiven {
     }
 }
 
-/// Binds port 0.
-#[derive(Component)]
-struct OnFreePort {
-    server: Server,
-}
-
-impl Service for OnFreePort {
-    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let router = Router::new().route("/", get(|| async { "free" }));
-        Ok(OnFreePort {
-            server: Server::new(router).bind(([127, 0, 0, 1], 0)),
-        })
-    }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        FREE_ADDR.set(self.server.local_addr().unwrap()).unwrap();
-        Ok(())
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
-}
-
-/// Runs `builder` until `addr` answers `GET /` with `body`, then shuts it
-/// down; the run must be clean.
-async fn serve_and_ask(builder: lifecycle::Builder, addr: &OnceLock<SocketAddr>, body: &str) {
-    let builder = builder.handle_signals(false).print_report(false);
+/// Runs `server` until it answers `GET /` with `body`, then shuts it down;
+/// the run must be clean. Returns the address it was bound to.
+async fn serve(server: Server, body: &'static str) -> SocketAddr {
+    *NEXT.lock().unwrap() = Some(server);
+    let builder = Lifecycle::builder()
+        .only::<Listening>()
+        .handle_signals(false)
+        .print_report(false);
     let handle = builder.shutdown_handle();
     let run = tokio::spawn(builder.run_with_report());
     let addr = loop {
-        if let Some(addr) = addr.get() {
-            break *addr;
+        if let Some(addr) = BOUND.lock().unwrap().take() {
+            break addr;
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
@@ -124,25 +102,20 @@ async fn serve_and_ask(builder: lifecycle::Builder, addr: &OnceLock<SocketAddr>,
     handle.shutdown();
     let report = run.await.unwrap().unwrap();
     assert!(report.is_clean(), "{}", report.table());
+    addr
+}
+
+fn hello(body: &'static str) -> Router {
+    Router::new().route("/", get(move || async move { body }))
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_server_serves_a_listener_the_program_has() {
+async fn a_server_serves_a_listener_the_program_has_or_a_port_it_picked() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    *GIVEN.lock().unwrap() = Some(listener);
-    serve_and_ask(Lifecycle::builder().only::<OnGiven>(), &GIVEN_ADDR, "given").await;
-    assert_eq!(GIVEN_ADDR.get(), Some(&addr), "local_addr is the given one");
-}
+    let given = listener.local_addr().unwrap();
+    let addr = serve(Server::new(hello("given")).listener(listener), "given").await;
+    assert_eq!(addr, given, "local_addr is the given listener's");
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_server_on_port_zero_tells_its_port() {
-    serve_and_ask(
-        Lifecycle::builder().only::<OnFreePort>(),
-        &FREE_ADDR,
-        "free",
-    )
-    .await;
-    let addr = FREE_ADDR.get().unwrap();
-    assert_ne!(addr.port(), 0);
+    let addr = serve(Server::new(hello("free")).bind(([127, 0, 0, 1], 0)), "free").await;
+    assert_ne!(addr.port(), 0, "port 0 picked a port");
 }

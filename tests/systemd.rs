@@ -218,16 +218,14 @@ fn an_upgrade_makes_the_new_process_the_main_one() {
 
     let all: Vec<String> = socket.received().into_iter().flatten().collect();
     let shown = all.join("\n");
-    let at = |line: &str| {
-        all.iter()
-            .position(|l| l == line)
-            .unwrap_or_else(|| panic!("no {line:?} among:\n{shown}"))
+    let first_of = |what: &str, matches: &dyn Fn(&str) -> bool| {
+        let found = all.iter().position(|l| matches(l));
+        found.unwrap_or_else(|| panic!("no {what} among:\n{shown}"))
     };
-    let upgrading = all
-        .iter()
-        .position(|l| l.starts_with("STATUS=upgrading: starting "))
-        .unwrap_or_else(|| panic!("no upgrading status among:\n{shown}"));
-    let main_pid = at(&format!("MAINPID={new}"));
+    let upgrading = first_of("upgrading status", &|l| {
+        l.starts_with("STATUS=upgrading: starting ")
+    });
+    let main_pid = first_of("new MAINPID", &|l| l == format!("MAINPID={new}"));
     let readies: Vec<usize> = (0..all.len()).filter(|&i| all[i] == "READY=1").collect();
     assert_eq!(readies.len(), 2, "READY=1 from each process:\n{shown}");
     assert!(

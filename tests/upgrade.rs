@@ -35,6 +35,17 @@ fn binary() -> Vec<u8> {
     std::fs::read(example_path("orders")).expect("the orders example is built")
 }
 
+/// What each test begins with: its turn, a scratch directory with a copy of
+/// the example deployed as `orders`, and the example's bytes.
+fn setup(tag: &str) -> (std::sync::MutexGuard<'static, ()>, Scratch, Vec<u8>) {
+    let turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
+    become_subreaper();
+    let scratch = Scratch::new(tag);
+    let binary = binary();
+    scratch.deploy("orders", &binary);
+    (turn, scratch, binary)
+}
+
 /// Starts the copy at `exe` on a free port; returns it and its address.
 fn start(exe: &Path, addr: &str, pid_file: &Path) -> (Process, SocketAddr) {
     let mut command = Command::new(exe);
@@ -49,11 +60,8 @@ fn start(exe: &Path, addr: &str, pid_file: &Path) -> (Process, SocketAddr) {
 
 #[test]
 fn three_upgrades_under_load_refuse_and_fail_nothing() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    become_subreaper();
-    let scratch = Scratch::new("upgrade");
-    let binary = binary();
-    let exe = scratch.deploy("orders", &binary);
+    let (_turn, scratch, binary) = setup("upgrade");
+    let exe = scratch.path("orders");
     let pid_file = scratch.path("orders.pid");
     let (_first, addr) = start(&exe, "127.0.0.1:0", &pid_file);
     let mut current = wait_new_pid(&pid_file, None, LONG);
@@ -113,11 +121,8 @@ fn three_upgrades_under_load_refuse_and_fail_nothing() {
 
 #[test]
 fn an_upgrade_to_a_copy_that_fails_at_start_up_leaves_the_old_one_serving() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    become_subreaper();
-    let scratch = Scratch::new("upgrade-fails");
-    let binary = binary();
-    let exe = scratch.deploy("orders", &binary);
+    let (_turn, scratch, binary) = setup("upgrade-fails");
+    let exe = scratch.path("orders");
     let real = scratch.deploy("orders-real", &binary);
     let pid_file = scratch.path("orders.pid");
     let (mut old, addr) = start(&exe, "127.0.0.1:0", &pid_file);
@@ -172,10 +177,8 @@ fn an_upgrade_to_a_copy_that_fails_at_start_up_leaves_the_old_one_serving() {
 
 #[test]
 fn a_copy_not_ready_within_the_start_budget_is_stopped() {
-    let _turn = TURN.lock().unwrap_or_else(|e| e.into_inner());
-    become_subreaper();
-    let scratch = Scratch::new("upgrade-slow");
-    let exe = scratch.deploy("orders", &binary());
+    let (_turn, scratch, _) = setup("upgrade-slow");
+    let exe = scratch.path("orders");
     let pid_file = scratch.path("orders.pid");
     let mut command = Command::new(&exe);
     // Start budget: two start levels of 1 s, plus 1 s to exec: 3 s.

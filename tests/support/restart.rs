@@ -85,17 +85,15 @@ impl Clients {
                 .build()
                 .expect("traffic runtime");
             runtime.block_on(async move {
-                let total = Arc::new(Mutex::new(Traffic::default()));
                 let mut tasks = tokio::task::JoinSet::new();
                 for _ in 0..clients {
-                    let (flag, total) = (flag.clone(), total.clone());
-                    tasks.spawn(async move {
-                        let seen = client(addr, &flag).await;
-                        total.lock().expect("traffic lock").merge(seen);
-                    });
+                    let flag = flag.clone();
+                    tasks.spawn(async move { client(addr, &flag).await });
                 }
-                while tasks.join_next().await.is_some() {}
-                let total = total.lock().expect("traffic lock").clone();
+                let mut total = Traffic::default();
+                while let Some(seen) = tasks.join_next().await {
+                    total.merge(seen.expect("a client panicked"));
+                }
                 total
             })
         });
