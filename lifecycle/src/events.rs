@@ -72,6 +72,18 @@ impl Events {
         let _ = pid;
     }
 
+    /// The new copy died right after it said it was ready: this process is
+    /// the main one again.
+    #[cfg_attr(not(feature = "upgrade"), allow(dead_code))]
+    pub(crate) fn taken_back(&self) {
+        self.quiet.store(false, std::sync::atomic::Ordering::SeqCst);
+        #[cfg(feature = "systemd")]
+        if let Some(systemd) = self.systemd() {
+            systemd.notify(&[sd_notify::NotifyState::MainPid(std::process::id())]);
+            systemd.start_watchdog();
+        }
+    }
+
     /// This process, the new copy of an upgrade, is now the main process:
     /// it says it is ready and takes over the watchdog pings.
     #[cfg_attr(not(feature = "upgrade"), allow(dead_code))]

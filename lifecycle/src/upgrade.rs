@@ -202,7 +202,8 @@ async fn attempt(run: &Run) -> Result<u32, UpgradeError> {
     // MAINPID first: the new process sends READY=1 once it reads `go`.
     run.events.handed_over(pid);
     if let Err(source) = write.write_all(b"go\n").await {
-        run.events.handed_over(std::process::id());
+        // It died right after saying it was ready: this process stays.
+        run.events.taken_back();
         return Err(UpgradeError::Handshake { pid, source });
     }
     stop.0 = None;
