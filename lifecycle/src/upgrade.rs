@@ -12,7 +12,8 @@
 //!    `LISTEN_FDNAMES` saying which is which, as systemd would (no
 //!    `LISTEN_PID`: the pid is not known before the fork). One end of a
 //!    socket pair goes after them; `LIFECYCLE_UPGRADE_FD` names it and tells
-//!    the new copy it is an upgrade. Same arguments, same environment
+//!    the new copy it is an upgrade (`LIFECYCLE_UPGRADE_FROM`, the old pid,
+//!    keeps programs the new copy starts from taking it for theirs). Same arguments, same environment
 //!    otherwise (less `WATCHDOG_PID`, which names the old process).
 //! 2. The new copy starts every component on the passed sockets. Both
 //!    processes accept on the same sockets meanwhile: nothing is refused.
@@ -28,7 +29,9 @@
 //!    Closing its listeners closes only its own copies (`close`, never
 //!    `shutdown`): the sockets stay open in the new process.
 
-use crate::http::listen::{self, FIRST_FD, LISTEN_FDNAMES, LISTEN_FDS, LISTEN_PID, UPGRADE_FD};
+use crate::http::listen::{
+    self, FIRST_FD, LISTEN_FDNAMES, LISTEN_FDS, LISTEN_PID, UPGRADE_FD, UPGRADE_FROM,
+};
 use crate::phase::Phase;
 use crate::report::{Report, ShutdownReason};
 use crate::shutdown::Run;
@@ -154,7 +157,8 @@ async fn attempt(run: &Run) -> Result<u32, UpgradeError> {
         .env_remove("WATCHDOG_PID")
         .env(LISTEN_FDS, sockets.len().to_string())
         .env(LISTEN_FDNAMES, names.join(":"))
-        .env(UPGRADE_FD, (FIRST_FD + sockets.len() as RawFd).to_string());
+        .env(UPGRADE_FD, (FIRST_FD + sockets.len() as RawFd).to_string())
+        .env(UPGRADE_FROM, std::process::id().to_string());
     // SAFETY: `place` only calls dup2, which is async-signal-safe, on fds
     // that stay open in the parent until `spawn` returns.
     unsafe {
@@ -342,7 +346,7 @@ fn handshake_socket() -> &'static Mutex<Option<StdUnixStream>> {
 }
 
 fn passed_handshake() -> Option<StdUnixStream> {
-    let fd: RawFd = std::env::var(UPGRADE_FD).ok()?.trim().parse().ok()?;
+    let fd: RawFd = listen::upgrade_fd()?;
     // SAFETY: the old process passed this fd for this process to own; this
     // runs once (in `handshake_socket`).
     let passed = unsafe { StdUnixStream::from_raw_fd(fd) };

@@ -30,6 +30,21 @@ pub(crate) const DEFAULT_NAME: &str = "http";
 const HEALTH_SUFFIX: &str = "-health";
 /// Set (to the handshake fd) in the environment of an upgrade's new copy.
 pub(crate) const UPGRADE_FD: &str = "LIFECYCLE_UPGRADE_FD";
+/// Beside it, the old process's pid: a process whose parent is another one
+/// inherited both from an upgraded ancestor, and neither they nor the
+/// `LISTEN_*` variables are its own.
+pub(crate) const UPGRADE_FROM: &str = "LIFECYCLE_UPGRADE_FROM";
+
+/// The handshake fd, when this process is the new copy of an upgrade and
+/// its parent the old one.
+pub(crate) fn upgrade_fd() -> Option<i32> {
+    let from: u32 = std::env::var(UPGRADE_FROM).ok()?.trim().parse().ok()?;
+    #[cfg(unix)]
+    if from != std::os::unix::process::parent_id() {
+        return None;
+    }
+    std::env::var(UPGRADE_FD).ok()?.trim().parse().ok()
+}
 
 /// Who passed the sockets, for the logs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,12 +125,15 @@ fn inherited() -> &'static Mutex<Inherited> {
     INHERITED.get_or_init(|| {
         let var = |name| std::env::var(name).ok();
         let pid = var(LISTEN_PID);
-        let origin = match (&pid, std::env::var_os(UPGRADE_FD)) {
-            (_, Some(_)) => Origin::Upgrade,
-            (Some(_), None) => Origin::Systemd,
-            (None, None) => Origin::Environment,
+        let upgrade = upgrade_fd().is_some();
+        let origin = match (&pid, upgrade) {
+            (_, true) => Origin::Upgrade,
+            (Some(_), false) => Origin::Systemd,
+            (None, false) => Origin::Environment,
         };
-        let fds = if cfg!(unix) {
+        // Left in the environment by an upgraded ancestor: not ours.
+        let stale = !upgrade && pid.is_none() && std::env::var_os(UPGRADE_FD).is_some();
+        let fds = if cfg!(unix) && !stale {
             parse(
                 var(LISTEN_FDS).as_deref(),
                 pid.as_deref(),
