@@ -13,8 +13,16 @@
 //! `Connection: close`, finishes every in-flight checkout, closes idle
 //! connections after a short grace, then the payment client is torn down.
 //!
+//! Restarts without a balancer (see the README): on `SIGUSR2` it upgrades in
+//! place (a new copy of the binary as it now is on disk takes over the
+//! listening socket, then this one drains and exits 0); started by systemd
+//! socket activation (`deploy/systemd/orders.socket`) it serves the passed
+//! socket instead of `--addr`. `LIFECYCLE_PID_FILE=orders.pid` writes the
+//! pid once ready, so `kill -USR2 $(cat orders.pid)` works.
+//!
 //! Settings, as flags or environment variables:
-//! - `--addr` / `ORDERS_ADDR`: listen address, default `127.0.0.1:8080`;
+//! - `--addr` / `ORDERS_ADDR`: listen address, default `127.0.0.1:8080`
+//!   (port 0 picks a free one; the `listening` log line tells which);
 //! - `ORDERS_WITHDRAWAL_MS`: withdrawal delay, default 0 (use ~5000 on Kubernetes);
 //! - `ORDERS_DRAIN_TIMEOUT_MS`: drain deadline, default 10000;
 //! - `ORDERS_IDLE_GRACE_MS`: how long an idle connection stays open once
@@ -96,6 +104,7 @@ async fn main() -> lifecycle::Result<()> {
         .init();
     Lifecycle::builder()
         .drain_timeout(millis("ORDERS_DRAIN_TIMEOUT_MS", 10_000)?)
+        .upgrade_on_sigusr2(true)
         .run()
         .await
 }

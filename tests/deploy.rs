@@ -161,22 +161,16 @@ fn kubernetes_deployment_matches_the_budget() {
     );
 
     // Probes and traffic reach the port the server listens on.
-    let port = env["ORDERS_ADDR"]
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
+    let port = port(&env["ORDERS_ADDR"]);
     assert_eq!(container["ports"][0]["containerPort"], json!(port));
     assert_eq!(readiness["httpGet"]["port"], container["ports"][0]["name"]);
 }
 
-#[test]
-fn systemd_unit_matches_the_budget() {
-    let unit = read("deploy/systemd/orders.service");
-    let mut keys: HashMap<&str, &str> = HashMap::new();
-    let mut env: HashMap<String, String> = HashMap::new();
-    for line in unit
+/// A systemd unit's settings (the last of each key) and its `Environment=`.
+fn unit(path: &str) -> (HashMap<String, String>, HashMap<String, String>) {
+    let mut keys = HashMap::new();
+    let mut env = HashMap::new();
+    for line in read(path)
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty() && !l.starts_with(['#', '[']))
@@ -188,9 +182,20 @@ fn systemd_unit_matches_the_budget() {
             let (k, v) = value.split_once('=').unwrap();
             env.insert(k.to_owned(), v.to_owned());
         } else {
-            keys.insert(key, value);
+            keys.insert(key.to_owned(), value.to_owned());
         }
     }
+    (keys, env)
+}
+
+/// The port of an `IP:PORT` address.
+fn port(addr: &str) -> u16 {
+    addr.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+#[test]
+fn systemd_unit_matches_the_budget() {
+    let (keys, env) = unit("deploy/systemd/orders.service");
     let seconds = |key: &str| {
         Duration::from_secs(
             keys[key]
@@ -229,6 +234,34 @@ fn systemd_unit_matches_the_budget() {
         env["ORDERS_WITHDRAWAL_MS"], "0",
         "no load balancer to withdraw from"
     );
+
+    // In-place upgrade: reload sends SIGUSR2 to the main process, and the
+    // old process's MAINPID= is heard (from the main process).
+    assert_eq!(keys["ExecReload"], "/bin/kill -USR2 $MAINPID");
+    assert!(
+        ["main", "all"].contains(&keys["NotifyAccess"].as_str()),
+        "MAINPID= from the old process must be heard"
+    );
+    let pid_file = Path::new(&env["LIFECYCLE_PID_FILE"]);
+    assert_eq!(
+        pid_file.parent(),
+        Some(Path::new("/run").join(&keys["RuntimeDirectory"]).as_path()),
+        "the pid file lives in the unit's runtime directory"
+    );
+}
+
+#[test]
+fn systemd_socket_unit_feeds_the_service() {
+    let (socket, _) = unit("deploy/systemd/orders.socket");
+    let (service, env) = unit("deploy/systemd/orders.service");
+    assert_eq!(socket["Service"], "orders.service");
+    // The same port with or without the socket unit.
+    assert_eq!(port(&socket["ListenStream"]), port(&env["ORDERS_ADDR"]));
+    // The Server takes a passed socket by its name, else the first one; the
+    // name is also the one an in-place upgrade hands the socket over under.
+    assert_eq!(socket["FileDescriptorName"], "http");
+    assert!(socket["Backlog"].parse::<u32>().unwrap() >= 128);
+    assert_eq!(service["Type"], "notify");
 }
 
 /// Just enough YAML for the manifests: block maps and lists, scalars, quoted

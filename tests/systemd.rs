@@ -181,3 +181,59 @@ fn without_a_watchdog_there_are_no_pings() {
     assert!(all.contains(&"STOPPING=1".to_owned()), "{all:?}");
     assert!(!all.contains(&"WATCHDOG=1".to_owned()), "{all:?}");
 }
+
+/// An in-place upgrade (`SIGUSR2`) under a notify socket: the old process
+/// (still the main one, the only one `NotifyAccess=main` hears) says it is
+/// upgrading, then `MAINPID=<new>`, and says nothing more (no `STOPPING=1`:
+/// the service is not stopping); the new one then sends `READY=1`. Run on
+/// the `orders` example, which enables the upgrade.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_upgrade_makes_the_new_process_the_main_one() {
+    use lifecycle_suite::restart::{alive, signal, wait_new_pid, Scratch};
+    let socket = NotifySocket::bind();
+    let scratch = Scratch::new("notify-upgrade");
+    let pid_file = scratch.path("orders.pid");
+    let mut old = Process::start(
+        "orders",
+        &[
+            ("NOTIFY_SOCKET", socket.path.to_str().unwrap()),
+            ("ORDERS_ADDR", "127.0.0.1:0"),
+            ("LIFECYCLE_PID_FILE", pid_file.to_str().unwrap()),
+        ],
+    );
+    old.wait_for("ready components=", Duration::from_secs(20));
+    let first = old.pid();
+    assert_eq!(
+        wait_new_pid(&pid_file, None, Duration::from_secs(10)),
+        first
+    );
+    signal(first, rustix::process::Signal::USR2);
+    let new = wait_new_pid(&pid_file, Some(first), Duration::from_secs(30));
+    scratch.track(new);
+    let (status, lines) = old.wait(Duration::from_secs(30));
+    assert!(status.success(), "{}", lines.join("\n"));
+    assert!(alive(new));
+    std::thread::sleep(Duration::from_millis(200));
+
+    let all: Vec<String> = socket.received().into_iter().flatten().collect();
+    let shown = all.join("\n");
+    let first_of = |what: &str, matches: &dyn Fn(&str) -> bool| {
+        let found = all.iter().position(|l| matches(l));
+        found.unwrap_or_else(|| panic!("no {what} among:\n{shown}"))
+    };
+    let upgrading = first_of("upgrading status", &|l| {
+        l.starts_with("STATUS=upgrading: starting ")
+    });
+    let main_pid = first_of("new MAINPID", &|l| l == format!("MAINPID={new}"));
+    let readies: Vec<usize> = (0..all.len()).filter(|&i| all[i] == "READY=1").collect();
+    assert_eq!(readies.len(), 2, "READY=1 from each process:\n{shown}");
+    assert!(
+        readies[0] < upgrading && upgrading < main_pid && main_pid < readies[1],
+        "out of order:\n{shown}"
+    );
+    assert!(!all.iter().any(|l| l == "STOPPING=1"), "{shown}");
+
+    signal(new, rustix::process::Signal::TERM);
+    lifecycle_suite::restart::wait_gone(new, Duration::from_secs(30));
+}

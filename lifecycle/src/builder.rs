@@ -99,6 +99,7 @@ impl Lifecycle {
 /// | `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` | the attribute | one component's deadline, its name upper-snake-cased: `LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT` for `OrdersDb` |
 /// | `LIFECYCLE_REPORT_JSON` | [`report_json`](Builder::report_json) | write [`Report::to_json`] to this path, or `-` for stdout |
 /// | `LIFECYCLE_REPORT_TABLE` | [`print_report`](Builder::print_report) | `0`: no [`Report::table`] on stderr |
+/// | `LIFECYCLE_PID_FILE` | | write the process id there once ready (an upgrade's new copy overwrites it) |
 /// | `LIFECYCLE_PRINT_GRAPH` | [`print_graph`](Builder::print_graph) | `dot`, `mermaid` or `json`: print the graph and exit |
 #[must_use = "a builder does nothing until `run` is awaited"]
 pub struct Builder {
@@ -118,6 +119,7 @@ pub struct Builder {
     faults: Vec<(TypeId, &'static str, FaultAt)>,
     /// Whether the process environment is ignored (feature `testing`).
     hermetic: bool,
+    upgrade: bool,
 }
 
 /// A ready-made value that stands in for a component's `init`.
@@ -206,6 +208,7 @@ impl Builder {
             replacements: Vec::new(),
             faults: Vec::new(),
             hermetic: false,
+            upgrade: false,
         }
     }
 
@@ -389,6 +392,16 @@ impl Builder {
         self
     }
 
+    /// Whether `SIGUSR2` upgrades the process in place (default `false`;
+    /// feature `upgrade`, Unix): a new copy of the executable as it now is
+    /// on disk takes over the listening sockets, and this process then shuts
+    /// down as usual. See the README, "Restarting without a balancer".
+    #[cfg(feature = "upgrade")]
+    pub fn upgrade_on_sigusr2(mut self, enabled: bool) -> Self {
+        self.upgrade = enabled;
+        self
+    }
+
     /// The readiness and liveness flags of this run, for health endpoints.
     pub fn health(&self) -> Health {
         self.trigger.health.clone()
@@ -481,7 +494,7 @@ impl Builder {
         resolved.budget.check(resolved.strict_budget)?;
         // Installed before any component's code runs.
         let signals = if self.signals {
-            Some(Signals::install().map_err(RunError::Signals)?)
+            Some(Signals::install(self.upgrade).map_err(RunError::Signals)?)
         } else {
             None
         };

@@ -227,6 +227,7 @@ mod json;
 mod obligation;
 mod phase;
 mod picture;
+mod pid_file;
 #[cfg(feature = "postgres")]
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
@@ -248,6 +249,8 @@ pub mod testing;
 #[allow(dead_code, unreachable_pub)] // the runtime's side of the faults, never given one
 mod testing;
 mod trigger;
+#[cfg(all(unix, feature = "upgrade"))]
+mod upgrade;
 mod walk;
 
 pub use budget::{Budget, DEFAULT_GRACE_PERIOD};

@@ -40,6 +40,11 @@ pub enum ShutdownReason {
         /// The component at fault.
         component: &'static str,
     },
+    /// An in-place upgrade: the new copy (this pid) is ready and serving.
+    Upgrade {
+        /// The new process.
+        pid: u32,
+    },
 }
 
 impl fmt::Display for ShutdownReason {
@@ -57,6 +62,7 @@ impl fmt::Display for ShutdownReason {
                 error,
             } => write!(f, "task `{task}` of {component} failed: {error}"),
             ShutdownReason::StartupFailed { component } => write!(f, "{component} failed to start"),
+            ShutdownReason::Upgrade { pid } => write!(f, "upgraded in place: pid {pid} took over"),
         }
     }
 }

@@ -27,6 +27,8 @@ pub(crate) const REPORT_JSON: &str = "LIFECYCLE_REPORT_JSON";
 pub(crate) const REPORT_TABLE: &str = "LIFECYCLE_REPORT_TABLE";
 /// `dot`, `mermaid` or `json`: print the graph and exit, starting nothing.
 pub(crate) const PRINT_GRAPH: &str = "LIFECYCLE_PRINT_GRAPH";
+/// Where to write the process id once ready (read by `pid_file.rs`).
+pub(crate) const PID_FILE: &str = "LIFECYCLE_PID_FILE";
 
 /// The phases that have a deadline setting, with their setting's stem.
 pub(crate) const DEADLINES: [(Phase, &str); 4] = [

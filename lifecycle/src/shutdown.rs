@@ -119,6 +119,10 @@ pub(crate) async fn run(
 ) -> Report {
     let mut report = Report::default();
     let trigger = run.trigger.clone();
+    let mut signals = signals;
+    let upgrades = signals.as_mut().and_then(Signals::upgrade_requests);
+    #[cfg(all(unix, feature = "upgrade"))]
+    let successor = crate::upgrade::Successor::from_env();
 
     // 1. Listen for every source of shutdown before any component's code runs.
     let mut listeners = tokio::task::JoinSet::new();
@@ -138,8 +142,13 @@ pub(crate) async fn run(
     // 2. Start-up: dependencies first; stops at a failure or a shutdown request.
     run.events.starting(run.graph.len());
     let progress = start(&run, &mut report).await;
+    #[cfg(all(unix, feature = "upgrade"))]
+    if let (false, Some(successor)) = (report.started, &successor) {
+        successor.failed(&report);
+    }
 
     // 3. Running: ready until shutdown begins (readiness drops inside `fire`).
+    let mut pid_file = None;
     if report.started {
         let checks = (0..run.graph.len())
             .filter_map(|i| Some((run.graph.nodes[i].name(), run.slots[i].get()?.hooks.clone())))
@@ -157,7 +166,19 @@ pub(crate) async fn run(
         if let Some(on_ready) = on_ready {
             let _ = on_ready.send(());
         }
-        trigger.begun.cancelled().await;
+        // The ready point: an upgrade's new copy takes over, the pid file.
+        #[cfg(all(unix, feature = "upgrade"))]
+        if let Some(successor) = successor {
+            successor.ready(&run).await;
+        }
+        pid_file = crate::pid_file::PidFile::write_from_env();
+        #[cfg(all(unix, feature = "upgrade"))]
+        crate::upgrade::while_running(&run, upgrades).await;
+        #[cfg(not(all(unix, feature = "upgrade")))]
+        {
+            drop(upgrades);
+            trigger.begun.cancelled().await;
+        }
     }
     let began = Instant::now();
     if let Some(reason) = trigger.reason() {
@@ -203,6 +224,7 @@ pub(crate) async fn run(
     trigger.health.end();
     report.log();
     run.events.finished(&report);
+    drop(pid_file);
     report
 }
 

@@ -4,6 +4,8 @@
 pub mod haproxy;
 pub mod load;
 pub mod nginx;
+#[cfg(target_os = "linux")]
+pub mod restart;
 pub mod services;
 
 use std::io::{BufRead, BufReader};
@@ -43,15 +45,24 @@ impl Process {
             path.display()
         );
         let mut command = Command::new(path);
-        command
-            .env("NO_COLOR", "1")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
         for (k, v) in env {
             command.env(k, v);
         }
+        Process::spawn(command)
+    }
+
+    /// Starts `command` (a copy of an example, one with file descriptors
+    /// set up) with plain logs, collecting its output.
+    pub fn spawn(mut command: Command) -> Process {
+        for (k, v) in [("NO_COLOR", "1"), ("RUST_LOG", "info")] {
+            if !command.get_envs().any(|(set, _)| set == k) {
+                command.env(k, v);
+            }
+        }
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = command.spawn().expect("spawn example");
         let (tx, lines) = mpsc::channel();
         let stdout = child.stdout.take().expect("stdout");

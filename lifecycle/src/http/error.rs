@@ -25,6 +25,18 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    /// A socket passed to the process (systemd socket activation,
+    /// `LISTEN_FDS`, an upgrade) is not a usable TCP listener.
+    #[error("cannot serve on passed socket fd {fd} ({name:?}): {source}")]
+    Passed {
+        /// Its file descriptor.
+        fd: i32,
+        /// Its name (`LISTEN_FDNAMES`; `unknown` when unnamed).
+        name: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
     /// [`Server::start`](super::Server::start) was called twice.
     #[error("the server was already started")]
     AlreadyStarted,

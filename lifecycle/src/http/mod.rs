@@ -25,6 +25,7 @@ mod connection;
 mod drain;
 mod error;
 mod layer;
+pub(crate) mod listen;
 mod probes;
 mod server;
 mod signal;

@@ -5,6 +5,7 @@ use super::connection::{Closing, Idle, InProgress, Registry, Shared, Socket};
 use super::drain::{LateRequests, Policy};
 use super::error::Error;
 use super::layer::{GateFuture, GatedBody};
+use super::listen;
 use super::probes::{self, Probes};
 use super::signal::ShutdownSignal;
 use crate::context::Context;
@@ -77,11 +78,12 @@ use tower_service::Service as _;
 /// ```
 ///
 /// What each hook does:
-/// - [`start`](Server::start) binds the listener (an unusable address fails
-///   start-up) and serves HTTP/1.1 and HTTP/2, with the health probes on the
-///   same listener unless [`health_listener`](Server::health_listener) moved
-///   them. A request head must arrive within the
-///   [header-read timeout](Server::header_read_timeout) (30 s by default).
+/// - [`start`](Server::start) gets its listener (see below; an unusable
+///   address fails start-up) and serves HTTP/1.1 and HTTP/2, with the health
+///   probes on the same listener unless
+///   [`health_listener`](Server::health_listener) moved them. A request head
+///   must arrive within the [header-read timeout](Server::header_read_timeout)
+///   (30 s by default).
 /// - [`stop_intake`](Server::stop_intake): readiness already answers `503`
 ///   (it flips the moment shutdown begins); the hook waits the
 ///   [`withdrawal_delay`](Server::withdrawal_delay), keeps serving meanwhile,
@@ -101,9 +103,20 @@ use tower_service::Service as _;
 ///   left (WebSocket sessions, event streams, stuck requests) is cut off and
 ///   reported, and the exit code is non-zero.
 /// - [`teardown`](Server::teardown) closes the separate health listener.
+///
+/// # Where the listener comes from
+/// In this order: a socket the program [gave](Server::listener); a socket
+/// passed to the process (systemd socket activation, `systemfd`, or the old
+/// copy in an in-place upgrade, feature `upgrade`), the
+/// one named [`socket_name`](Server::socket_name) or else the first one;
+/// otherwise the [`bind`](Server::bind) address. Port `0` binds a free port:
+/// [`local_addr`](Server::local_addr) tells which, and the `listening` log
+/// line says where the socket came from. Passed sockets need Unix.
 pub struct Server {
     router: Router,
     addr: SocketAddr,
+    given: Mutex<Option<std::net::TcpListener>>,
+    socket_name: Option<String>,
     withdrawal_delay: Duration,
     probes: Option<Probes>,
     health_addr: Option<SocketAddr>,
@@ -159,6 +172,8 @@ impl Server {
         Server {
             router,
             addr: DEFAULT_ADDR,
+            given: Mutex::new(None),
+            socket_name: None,
             withdrawal_delay: Duration::ZERO,
             probes: Some(Probes::default()),
             health_addr: None,
@@ -196,6 +211,32 @@ impl Server {
     /// [`local_addr`](Server::local_addr) once started.
     pub fn bind(mut self, addr: impl Into<SocketAddr>) -> Self {
         self.addr = addr.into();
+        self
+    }
+
+    /// Serves on `listener`, a socket the program already has (it is put in
+    /// non-blocking mode at start). It wins over
+    /// [`bind`](Server::bind) and over passed sockets.
+    ///
+    /// ```
+    /// let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    /// let addr = listener.local_addr().unwrap();
+    /// let server = lifecycle::http::Server::new(axum::Router::new()).listener(listener);
+    /// # let _ = (server, addr);
+    /// ```
+    pub fn listener(self, listener: std::net::TcpListener) -> Self {
+        *self.given.lock().unwrap_or_else(PoisonError::into_inner) = Some(listener);
+        self
+    }
+
+    /// Serves on the socket passed to the process under `name`: systemd's
+    /// `FileDescriptorName=` (the socket unit's name by default), as listed
+    /// in `LISTEN_FDNAMES`. Without a name a server takes the first passed
+    /// socket not taken yet. Name the servers when a program has several.
+    /// The name also labels the socket an upgrade hands over (default `http`;
+    /// a separate health listener's is the name plus `-health`).
+    pub fn socket_name(mut self, name: impl Into<String>) -> Self {
+        self.socket_name = Some(name.into());
         self
     }
 
@@ -299,16 +340,22 @@ impl Server {
             return Err(Error::AlreadyStarted.into());
         }
         // Bind everything first, so a failure leaves nothing running.
-        let listener = bind(self.addr).await?;
+        let (listener, name, origin) = self.main_listener().await?;
         let local = listener.local_addr()?;
         let health = match (self.health_addr, &self.probes) {
             (Some(addr), Some(probes)) => {
-                let listener = bind(addr).await?;
+                let name = listen::health_name(&name);
+                let listener = match listen::take(Some(&name))? {
+                    Some(taken) => tokio_listener(taken.listener)?,
+                    None => bind(addr).await?,
+                };
                 let local = listener.local_addr()?;
+                listen::record(&name, &listener, local);
                 Some((listener, local, probes.clone()))
             }
             _ => None,
         };
+        listen::record(&name, &listener, local);
 
         let _ = self.running.local_addr.set(local);
         let app = Arc::new(App {
@@ -358,6 +405,7 @@ impl Server {
             component = cx.name(),
             addr = %local,
             health_addr = health_local.map(tracing::field::display),
+            from = %origin,
             "listening"
         );
         Ok(())
@@ -431,6 +479,39 @@ impl Server {
         Ok(())
     }
 
+    /// The main listener, its socket name and where it came from.
+    async fn main_listener(&self) -> Result<(TcpListener, String, Source), Error> {
+        let named = |name: Option<&str>| {
+            self.socket_name
+                .as_deref()
+                .or(name)
+                .unwrap_or(listen::DEFAULT_NAME)
+                .to_owned()
+        };
+        let given = self
+            .given
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(given) = given {
+            let addr = given.local_addr().ok();
+            let listener = listen_on(given).map_err(|source| Error::Bind {
+                addr: addr.unwrap_or(self.addr),
+                source,
+            })?;
+            return Ok((listener, named(None), Source::Given));
+        }
+        if let Some(taken) = listen::take(self.socket_name.as_deref())? {
+            let from = Source::Passed(taken.origin, taken.fd);
+            return Ok((
+                tokio_listener(taken.listener)?,
+                named(Some(&taken.name)),
+                from,
+            ));
+        }
+        Ok((bind(self.addr).await?, named(None), Source::Bound))
+    }
+
     async fn close_listener(&self) {
         self.running.intake.cancel();
         if self.running.local_addr.get().is_some() {
@@ -493,6 +574,38 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, Error> {
     TcpListener::bind(addr)
         .await
         .map_err(|source| Error::Bind { addr, source })
+}
+
+/// Where a server's listener came from, for the `listening` line.
+enum Source {
+    Given,
+    Passed(listen::Origin, i32),
+    Bound,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Given => f.write_str("the program's listener"),
+            Source::Passed(origin, fd) => write!(f, "{origin} (fd {fd})"),
+            Source::Bound => f.write_str("bound"),
+        }
+    }
+}
+
+/// A listener the program gave (`std::net::TcpListener::bind` listens
+/// already), non-blocking, on tokio.
+fn listen_on(listener: std::net::TcpListener) -> std::io::Result<TcpListener> {
+    listener.set_nonblocking(true)?;
+    TcpListener::from_std(listener)
+}
+
+fn tokio_listener(listener: std::net::TcpListener) -> Result<TcpListener, Error> {
+    let addr = listener.local_addr().map_err(|source| Error::Bind {
+        addr: DEFAULT_ADDR,
+        source,
+    })?;
+    TcpListener::from_std(listener).map_err(|source| Error::Bind { addr, source })
 }
 
 /// What every connection of one listener serves.
