@@ -2,6 +2,7 @@
 //! [`Component`] facts `#[derive(Component)]` generates.
 
 use crate::context::Context;
+use crate::cycle::Link;
 use crate::deps::{DepStore, Deps};
 use crate::error::Result;
 use crate::phase::Phase;
@@ -95,6 +96,8 @@ pub trait Component: Service {
     const DEPTH: usize;
     #[doc(hidden)]
     const DEPENDENCIES: &'static [Dependency];
+    #[doc(hidden)]
+    const NODE: Link;
     /// Deadlines set with `#[component(start_timeout = "..", ...)]`.
     const TIMEOUTS: Timeouts;
 }
@@ -142,11 +145,12 @@ pub struct Dependency {
 }
 
 impl Dependency {
+    /// The dependency whose node `link` points at.
     #[doc(hidden)]
-    pub const fn of<T: Component>() -> Self {
+    pub const fn new(link: Link) -> Self {
         Dependency {
-            name: T::NAME,
-            type_id: TypeId::of::<T>,
+            name: link.name(),
+            type_id: link.type_id(),
         }
     }
 }

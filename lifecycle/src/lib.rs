@@ -81,6 +81,7 @@ mod budget;
 mod builder;
 mod component;
 mod context;
+mod cycle;
 mod deps;
 mod error;
 mod events;
@@ -125,7 +126,13 @@ pub use trigger::ShutdownHandle;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::component::{deeper, Component, Dependency, DependsOn, Registration, Timeouts};
+    pub use crate::cycle::{cycle, depth, reports_cycle, Edge, Link, Node};
+    pub use core::any::TypeId;
+    pub use core::concat;
+    pub use core::module_path;
     pub use core::option::Option::{None, Some};
+    pub use core::panic;
+    pub use core::stringify;
     pub use core::time::Duration;
     pub use inventory;
 }

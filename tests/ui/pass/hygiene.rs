@@ -14,7 +14,7 @@ mod inventory {}
 mod core {}
 
 #[derive(Component)]
-#[component(teardown_timeout = "2s")]
+#[component(teardown_timeout = "2s", stop_intake_timeout = "1.5s")]
 struct Database;
 
 impl Service for Database {
@@ -41,6 +41,10 @@ fn main() {
     assert_eq!(
         <Api as lifecycle::Component>::TIMEOUTS.drain,
         ::core::option::Option::Some(::core::time::Duration::from_secs(90))
+    );
+    assert_eq!(
+        <Database as lifecycle::Component>::TIMEOUTS.stop_intake,
+        ::core::option::Option::Some(::core::time::Duration::from_millis(1_500))
     );
     let _: Result<()> = Ok(());
 }
