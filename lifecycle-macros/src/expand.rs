@@ -18,22 +18,17 @@ pub fn component(c: Component<'_>) -> TokenStream {
     // once.
     let edges = deps.iter().map(|dep| {
         quote_spanned! {dep.span()=>
-            impl #p::Edge<#dep> for #ident {
+            impl #p::DependsOn<#dep> for #ident {
                 const NODE: #p::Link = <#dep as #p::Component>::NODE;
                 const DEPTH: usize = <#dep as #p::Component>::DEPTH;
             }
-            impl #p::DependsOn<#dep> for #ident {}
         }
     });
-    // A cycle through an entry is reported at it (the panic's span is where
-    // rustc points), once: see `lifecycle::__private::cycle`.
-    let cycle_checks = deps.iter().enumerate().map(|(i, dep)| {
+    // A cycle is reported at the entry it goes through: the panic's span is
+    // where rustc points.
+    let cycle_arms = deps.iter().enumerate().map(|(i, dep)| {
         let p = quote_spanned!(dep.span()=> ::lifecycle::__private);
-        quote_spanned! {dep.span()=>
-            if let #p::Some(cycle) = #p::cycle(&NODE, #i) {
-                #p::panic!("{}", cycle.as_str())
-            }
-        }
+        quote_spanned!(dep.span()=> #p::Some(#i) => #p::panic!("{}", #p::cycle_message(&NODE).as_str()),)
     });
     let timeouts = c.timeouts.map(|deadline| match deadline {
         Some(d) => {
@@ -49,7 +44,7 @@ pub fn component(c: Component<'_>) -> TokenStream {
             const NAME: &'static str = #name;
             // A component that reports a cycle stops there, so no
             // evaluation goes round the cycle.
-            const DEPTH: usize = if #p::reports_cycle(&NODE) {
+            const DEPTH: usize = if CYCLE.is_some() {
                 0
             } else {
                 let depth = 0;
@@ -57,7 +52,7 @@ pub fn component(c: Component<'_>) -> TokenStream {
                 depth
             };
             const DEPENDENCIES: &'static [#p::Dependency] =
-                &[#(#p::Dependency::new(<#ident as #p::Edge<#deps>>::NODE)),*];
+                &[#(#p::Dependency::new(<#ident as #p::DependsOn<#deps>>::NODE)),*];
             const NODE: #p::Link = #p::Link::to(&NODE);
             const TIMEOUTS: #p::Timeouts = #p::Timeouts {
                 start: #start,
@@ -74,14 +69,18 @@ pub fn component(c: Component<'_>) -> TokenStream {
                 #p::concat!(#p::module_path!(), "::", #name),
                 #name,
                 #p::TypeId::of::<#ident>,
-                &[#(<#ident as #p::Edge<#deps>>::NODE),*],
+                &[#(<#ident as #p::DependsOn<#deps>>::NODE),*],
             );
 
             #component_impl
 
             #(#edges)*
+            const CYCLE: #p::Option<usize> = #p::cycle(&NODE);
             #[allow(dead_code)]
-            const DEPENDENCY_CYCLE: () = { #(#cycle_checks)* };
+            const DEPENDENCY_CYCLE: () = match CYCLE {
+                #(#cycle_arms)*
+                _ => {}
+            };
             #p::inventory::submit! { #p::Registration::of::<#ident>() }
         };
     }

@@ -3,29 +3,28 @@
 //! Each derive puts its component's place in the graph in a `static`
 //! [`Node`]: its name and a [`Link`] to each dependency's node. Statics may
 //! point at each other in a loop, so the nodes of a cyclic graph can be
-//! built, and a `const fn` can walk them: a derive's `const` item asks
-//! [`cycle`] whether its component is in a cycle and, if so, panics with the
-//! cycle spelled out (`dependency cycle: Orders -> Billing -> Orders`), at
-//! the user's `depends_on` entry. A const panic is a compile error whose first
+//! built, and a `const fn` can walk them: each derive asks [`cycle`] whether
+//! its component is in a cycle and, if so, a `const` item panics with the
+//! cycle spelled out (`dependency cycle: Orders -> Billing -> Orders`) at the
+//! user's `depends_on` entry. A const panic is a compile error whose first
 //! line is that message.
-//!
-//! The depth of a component ([`Component::DEPTH`](crate::Component::DEPTH))
-//! is computed from its dependencies' depths, each read through
-//! [`depth`] only when the component is not itself reported as being in a
-//! cycle: every cycle has one component that reports it and stops there, so
-//! rustc never meets a cyclic constant (its E0391) before our message.
 //!
 //! Only one member of a cycle reports it: the one with the smallest [`Node`]
 //! key, a hash of its full path. Its search follows only nodes with larger
 //! keys, which keeps every search short; a search that outgrows its fixed
-//! buffers gives up, and then rustc's own cycle error is what remains.
+//! buffers gives up, and then rustc's own cycle error (E0391) is what remains.
+//!
+//! The depth of a component ([`Component::DEPTH`](crate::Component::DEPTH))
+//! is computed from its dependencies' depths, except by a component that
+//! reports a cycle: evaluation stops there, so rustc never meets a cyclic
+//! constant, and our message is the only one.
 
 use std::any::TypeId;
 
 /// Longest cycle the check spells out (a longer one falls back to rustc's error).
-const MAX_PATH: usize = 64;
+const MAX_PATH: usize = 32;
 /// Most nodes one search visits before it gives up.
-const MAX_VISITED: usize = 256;
+const MAX_SEARCHED: usize = 256;
 /// Room for the message; names that do not fit are cut with `...`.
 const MAX_MESSAGE: usize = 512;
 
@@ -89,62 +88,49 @@ impl Link {
     }
 }
 
-/// Component `Self` declared `depends_on = [T]`: the derive implements it
-/// once per entry, and it is the only generated item that names `T` as a
-/// component, so a `T` that is not one is reported once, right there.
-#[doc(hidden)]
-pub trait Edge<T: ?Sized> {
-    /// `T`'s node.
-    const NODE: Link;
-    /// `T`'s depth.
-    const DEPTH: usize;
+/// If `root` is in a cycle and is the member that reports it: which of its
+/// dependencies the cycle goes through.
+pub const fn cycle(root: &'static Node) -> Option<usize> {
+    match search(root) {
+        Some(found) => Some(found.through),
+        None => None,
+    }
 }
 
-/// `T`'s depth, as a dependency of `C`. A function, so that `T`'s depth is
-/// evaluated only when this is called, not whenever `C`'s depth is.
-pub const fn depth<C: Edge<T>, T: ?Sized>() -> usize {
-    <C as Edge<T>>::DEPTH
+/// `dependency cycle: A -> B -> A`, for the cycle [`cycle`] found.
+pub const fn cycle_message(root: &'static Node) -> Message {
+    match search(root) {
+        Some(found) => Message::cycle(&found.path, found.len),
+        None => Message::cycle(&[root], 0),
+    }
 }
 
-/// Whether `node` is the member of some cycle that reports it; such a
-/// component does not read its dependencies' depths.
-pub const fn reports_cycle(node: &'static Node) -> bool {
-    let mut i = 0;
-    while i < node.dependencies.len() {
-        if cycle(node, i).is_some() {
-            return true;
-        }
-        i += 1;
-    }
-    false
+/// A cycle: `path[..len]`, back to `path[0]`, through `path[0]`'s
+/// dependency number `through`.
+struct Found {
+    path: [&'static Node; MAX_PATH],
+    len: usize,
+    through: usize,
 }
 
-/// The cycle that starts at `node` and goes on through its `first`
-/// dependency, when `node` is the member that reports it.
-pub const fn cycle(node: &'static Node, first: usize) -> Option<Message> {
-    let root = node;
-    let next = root.dependencies[first].node();
-    if next.key == root.key {
-        return Some(Message::cycle(&[root], 1));
-    }
-    if next.key < root.key {
-        return None;
-    }
-    // Depth-first, with the path on a stack and finished nodes remembered.
+/// The first cycle that goes through `root`, if `root` is the member that
+/// reports it (the one with the smallest key): a depth-first search from
+/// `root` that follows only larger keys, with the path on a stack and the
+/// nodes already searched remembered.
+const fn search(root: &'static Node) -> Option<Found> {
     let mut path: [&'static Node; MAX_PATH] = [root; MAX_PATH];
     let mut next_dependency = [0usize; MAX_PATH];
-    path[1] = next;
-    let mut len = 2;
-    let mut visited = [0u64; MAX_VISITED];
+    let mut len = 1;
+    let mut searched = [0u64; MAX_SEARCHED];
     let mut seen = 0;
-    while len > 1 {
+    while len > 0 {
         let top = path[len - 1];
         let i = next_dependency[len - 1];
         if i == top.dependencies.len() {
-            if seen == MAX_VISITED {
+            if seen == MAX_SEARCHED {
                 return None;
             }
-            visited[seen] = top.key;
+            searched[seen] = top.key;
             seen += 1;
             len -= 1;
             continue;
@@ -152,12 +138,16 @@ pub const fn cycle(node: &'static Node, first: usize) -> Option<Message> {
         next_dependency[len - 1] += 1;
         let dependency = top.dependencies[i].node();
         if dependency.key == root.key {
-            return Some(Message::cycle(&path, len));
+            return Some(Found {
+                path,
+                len,
+                through: next_dependency[0] - 1,
+            });
         }
         if dependency.key < root.key
-            || contains(&visited, seen, dependency.key)
-            || on_path(&path, len, dependency.key)
             || len == MAX_PATH
+            || on_path(&path, len, dependency.key)
+            || contains(&searched, seen, dependency.key)
         {
             continue;
         }
@@ -293,10 +283,8 @@ mod tests {
     fn reported() -> Vec<String> {
         [&NODE_A, &NODE_B, &NODE_C, &TOP, &LEAF]
             .iter()
-            .flat_map(|node| {
-                (0..node.dependencies.len())
-                    .filter_map(|i| cycle(node, i).map(|m| m.as_str().to_owned()))
-            })
+            .filter(|node| cycle(node).is_some())
+            .map(|node| cycle_message(node).as_str().to_owned())
             .collect()
     }
 
@@ -308,15 +296,13 @@ mod tests {
         assert!(names
             .iter()
             .any(|n| reported[0] == format!("dependency cycle: {n}")));
-        assert!(!reports_cycle(&TOP) && !reports_cycle(&LEAF));
+        assert!(cycle(&TOP).is_none() && cycle(&LEAF).is_none());
     }
 
     #[test]
     fn a_component_depending_on_itself() {
-        assert_eq!(
-            cycle(&SELF, 0).map(|m| m.as_str().to_owned()).as_deref(),
-            Some("dependency cycle: Me -> Me")
-        );
+        assert_eq!(cycle(&SELF), Some(0));
+        assert_eq!(cycle_message(&SELF).as_str(), "dependency cycle: Me -> Me");
     }
 
     #[test]

@@ -43,7 +43,8 @@
 //! deadlines `start_timeout`, `stop_intake_timeout`, `drain_timeout`,
 //! `teardown_timeout`, written `"250ms"`, `"10s"`, `"2m"` or `"1m30s"`.
 //! Misuse is a compile error at the offending token, and so is a dependency
-//! cycle:
+//! cycle, reported once, at a `depends_on` entry of the cycle, as
+//! `dependency cycle: A -> B -> A` (or `B -> A -> B`):
 //!
 //! ```compile_fail
 //! use lifecycle::{Component, Deps, Service};
@@ -125,12 +126,14 @@ pub use trigger::ShutdownHandle;
 /// What generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::component::{deeper, Component, Dependency, DependsOn, Registration, Timeouts};
-    pub use crate::cycle::{cycle, depth, reports_cycle, Edge, Link, Node};
+    pub use crate::component::{
+        deeper, depth, Component, Dependency, DependsOn, Registration, Timeouts,
+    };
+    pub use crate::cycle::{cycle, cycle_message, Link, Node};
     pub use core::any::TypeId;
     pub use core::concat;
     pub use core::module_path;
-    pub use core::option::Option::{None, Some};
+    pub use core::option::Option::{self, None, Some};
     pub use core::panic;
     pub use core::stringify;
     pub use core::time::Duration;
