@@ -19,8 +19,8 @@ pub fn component(c: Component<'_>) -> TokenStream {
     let edges = deps.iter().map(|dep| {
         quote_spanned! {dep.span()=>
             impl #p::DependsOn<#dep> for #ident {
-                const NODE: #p::Link = <#dep as #p::Component>::NODE;
-                const DEPTH: usize = <#dep as #p::Component>::DEPTH;
+                const NODE: #p::Link = <#dep as #p::ComponentGraph>::NODE;
+                const DEPTH: usize = <#dep as #p::ComponentGraph>::DEPTH;
             }
         }
     });
@@ -40,8 +40,8 @@ pub fn component(c: Component<'_>) -> TokenStream {
     let [start, stop_intake, drain, teardown] = &timeouts;
 
     let component_impl = quote_spanned! {ident.span()=>
-        impl #p::Component for #ident {
-            const NAME: &'static str = #name;
+        impl #p::ComponentGraph for #ident {
+            const NODE: #p::Link = #p::Link::to(&NODE);
             // A component that reports a cycle stops there, so no
             // evaluation goes round the cycle.
             const DEPTH: usize = if CYCLE.is_some() {
@@ -51,9 +51,13 @@ pub fn component(c: Component<'_>) -> TokenStream {
                 #(let depth = #p::deeper(depth, #p::depth::<#ident, #deps>());)*
                 depth
             };
+        }
+
+        impl #p::Component for #ident {
+            const NAME: &'static str = #name;
+            const DEPTH: usize = <#ident as #p::ComponentGraph>::DEPTH;
             const DEPENDENCIES: &'static [#p::Dependency] =
                 &[#(#p::Dependency::new(<#ident as #p::DependsOn<#deps>>::NODE)),*];
-            const NODE: #p::Link = #p::Link::to(&NODE);
             const TIMEOUTS: #p::Timeouts = #p::Timeouts {
                 start: #start,
                 stop_intake: #stop_intake,

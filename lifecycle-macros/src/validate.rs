@@ -147,13 +147,9 @@ mod tests {
 
     #[test]
     fn deadlines() {
-        let ms = |t| deadline(t).map(|d| d.as_millis());
-        assert_eq!(ms("250ms"), Ok(250));
-        assert_eq!(ms("10s"), Ok(10_000));
-        assert_eq!(ms("2m"), Ok(120_000));
-        assert_eq!(ms("1m30s"), Ok(90_000));
-        assert_eq!(ms("1h"), Ok(3_600_000));
-        assert_eq!(deadline("1s500ms"), Ok(Duration::from_millis(1_500)));
+        // The grammar is humantime's, tested there and in the runtime's
+        // settings; here, only that it is the one in use.
+        assert_eq!(deadline("1m30s"), Ok(Duration::from_secs(90)));
         assert_eq!(deadline("1.5s"), Ok(Duration::from_millis(1_500)));
     }
 

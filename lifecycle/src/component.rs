@@ -96,10 +96,25 @@ pub trait Component: Service {
     const DEPTH: usize;
     #[doc(hidden)]
     const DEPENDENCIES: &'static [Dependency];
-    #[doc(hidden)]
-    const NODE: Link;
     /// Deadlines set with `#[component(start_timeout = "..", ...)]`.
     const TIMEOUTS: Timeouts;
+}
+
+/// What other components' derives read of a component: its node in the
+/// graph and its depth. Apart from [`Component`], which requires [`Service`],
+/// so that a component without `impl Service` is reported once, at itself,
+/// and not again at every dependent.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a component",
+    label = "not a component",
+    note = "add `#[derive(Component)]` to the definition of `{Self}`"
+)]
+pub trait ComponentGraph {
+    /// Its node, for the cycle check.
+    const NODE: Link;
+    /// Its depth; see [`Component::DEPTH`].
+    const DEPTH: usize;
 }
 
 /// Evidence that a component declared `depends_on = [T]`; it is what lets

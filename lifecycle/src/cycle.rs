@@ -187,8 +187,12 @@ pub struct Message {
     len: usize,
 }
 
+/// The message's second line.
+const HINT: &str =
+    "\ncomponents cannot depend on each other in a loop: remove one of these `depends_on` entries";
+
 impl Message {
-    /// `dependency cycle: A -> B -> A` for the path `[A, B]`.
+    /// `dependency cycle: A -> B -> A` for the path `[A, B]`, and [`HINT`].
     const fn cycle(path: &[&'static Node], len: usize) -> Message {
         let mut message = Message {
             bytes: [0; MAX_MESSAGE],
@@ -200,15 +204,17 @@ impl Message {
             message = message.push(path[i].name).push(" -> ");
             i += 1;
         }
-        message.push(path[0].name)
+        message.push(path[0].name).push_bytes(HINT.as_bytes())
     }
 
-    /// Appends `text` whole, or `...` once it no longer fits.
+    /// Appends `text` whole, or `...` once it no longer fits (leaving room
+    /// for [`HINT`]).
     const fn push(mut self, text: &str) -> Message {
         const CUT: &[u8] = b"...";
+        const ROOM: usize = MAX_MESSAGE - HINT.len();
         let text = text.as_bytes();
-        if self.len + text.len() + CUT.len() > MAX_MESSAGE {
-            if !self.ends_with(CUT) && self.len + CUT.len() <= MAX_MESSAGE {
+        if self.len + text.len() + CUT.len() > ROOM {
+            if !self.ends_with(CUT) && self.len + CUT.len() <= ROOM {
                 self = self.push_bytes(CUT);
             }
             return self;
@@ -295,14 +301,17 @@ mod tests {
         let names = ["A -> B -> C -> A", "B -> C -> A -> B", "C -> A -> B -> C"];
         assert!(names
             .iter()
-            .any(|n| reported[0] == format!("dependency cycle: {n}")));
+            .any(|n| reported[0] == format!("dependency cycle: {n}{HINT}")));
         assert!(cycle(&TOP).is_none() && cycle(&LEAF).is_none());
     }
 
     #[test]
     fn a_component_depending_on_itself() {
         assert_eq!(cycle(&SELF), Some(0));
-        assert_eq!(cycle_message(&SELF).as_str(), "dependency cycle: Me -> Me");
+        assert_eq!(
+            cycle_message(&SELF).as_str(),
+            format!("dependency cycle: Me -> Me{HINT}")
+        );
     }
 
     #[test]
@@ -311,7 +320,7 @@ mod tests {
         let node: &'static Node =
             Box::leak(Box::new(Node::new("t::X", long, TypeId::of::<i8>, &[])));
         let message = Message::cycle(&[node, node], 2);
-        assert!(message.as_str().ends_with("..."), "{}", message.as_str());
+        assert!(message.as_str().contains("...\n"), "{}", message.as_str());
         assert!(message.as_str().len() <= MAX_MESSAGE);
     }
 }

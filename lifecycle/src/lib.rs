@@ -111,6 +111,10 @@ mod walk;
 pub use budget::{Budget, DEFAULT_GRACE_PERIOD};
 pub use builder::{Builder, Lifecycle};
 pub use component::{Component, DependsOn, Service, Timeouts};
+// Here as well as in `__private`, so that rustc's messages name it
+// `ComponentGraph`, not by its `__private` path.
+#[doc(hidden)]
+pub use component::ComponentGraph;
 pub use context::Context;
 pub use deps::{Dep, Deps};
 pub use error::{Error, Result, RunError};
@@ -127,7 +131,7 @@ pub use trigger::ShutdownHandle;
 #[doc(hidden)]
 pub mod __private {
     pub use crate::component::{
-        deeper, depth, Component, Dependency, DependsOn, Registration, Timeouts,
+        deeper, depth, Component, ComponentGraph, Dependency, DependsOn, Registration, Timeouts,
     };
     pub use crate::cycle::{cycle, cycle_message, Link, Node};
     pub use core::any::TypeId;

@@ -1,5 +1,6 @@
 // The generated code must not depend on what the user's scope calls
-// `Result`, `Option`, `Box`, `Some`, `None` or `Duration`.
+// `Result`, `Option`, `Box`, `Some`, `None` or `Duration`, nor clash with the
+// user's items.
 #![allow(dead_code)]
 
 use lifecycle::{Component, Dep, Deps, Service};
@@ -12,6 +13,9 @@ struct None;
 struct Duration;
 mod inventory {}
 mod core {}
+static NODE: u8 = 0;
+const CYCLE: u8 = 0;
+const DEPENDENCY_CYCLE: u8 = 0;
 
 #[derive(Component)]
 #[component(teardown_timeout = "2s", stop_intake_timeout = "1.5s")]
