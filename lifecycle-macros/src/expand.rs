@@ -24,11 +24,13 @@ pub fn component(c: Component<'_>) -> TokenStream {
             }
         }
     });
-    // A cycle is reported at the entry it goes through: the panic's span is
-    // where rustc points.
+    // A cycle is reported at the entry it goes through (at the type's name
+    // in a path like `crate::db::Database`): the panic's span is where rustc
+    // points.
     let cycle_arms = deps.iter().enumerate().map(|(i, dep)| {
-        let p = quote_spanned!(dep.span()=> ::lifecycle::__private);
-        quote_spanned!(dep.span()=> #p::Some(#i) => #p::panic!("{}", #p::cycle_message(&NODE).as_str()),)
+        let at = dep.segments.last().map_or(dep.span(), |s| s.ident.span());
+        let p = quote_spanned!(at=> ::lifecycle::__private);
+        quote_spanned!(at=> #p::Some(#i) => #p::panic!("{}", #p::cycle_message(&NODE).as_str()),)
     });
     let timeouts = c.timeouts.map(|deadline| match deadline {
         Some(d) => {

@@ -92,7 +92,8 @@ pub trait Component: Service {
     const NAME: &'static str;
     /// Its depth in the dependency graph: 0 without dependencies, otherwise one
     /// more than its deepest dependency. Components of equal depth may start
-    /// together. Computing it is what makes a dependency cycle a compile error.
+    /// together. (A dependency cycle is a compile error, so there is always
+    /// one.)
     const DEPTH: usize;
     #[doc(hidden)]
     const DEPENDENCIES: &'static [Dependency];

@@ -187,9 +187,12 @@ pub struct Message {
     len: usize,
 }
 
-/// The message's second line.
+/// The message's second line, for a longer cycle.
 const HINT: &str =
     "\ncomponents cannot depend on each other in a loop: remove one of these `depends_on` entries";
+/// The message's second line, for a component that depends on itself (no
+/// longer than [`HINT`], for which room is kept).
+const HINT_SELF: &str = "\na component cannot depend on itself: remove this `depends_on` entry";
 
 impl Message {
     /// `dependency cycle: A -> B -> A` for the path `[A, B]`, and [`HINT`].
@@ -204,7 +207,8 @@ impl Message {
             message = message.push(path[i].name).push(" -> ");
             i += 1;
         }
-        message.push(path[0].name).push_bytes(HINT.as_bytes())
+        let hint = if len == 1 { HINT_SELF } else { HINT };
+        message.push(path[0].name).push_bytes(hint.as_bytes())
     }
 
     /// Appends `text` whole, or `...` once it no longer fits (leaving room
@@ -310,7 +314,7 @@ mod tests {
         assert_eq!(cycle(&SELF), Some(0));
         assert_eq!(
             cycle_message(&SELF).as_str(),
-            format!("dependency cycle: Me -> Me{HINT}")
+            format!("dependency cycle: Me -> Me{HINT_SELF}")
         );
     }
 
