@@ -46,7 +46,7 @@
 //! cycle, reported once, at a `depends_on` entry of the cycle, as
 //! `dependency cycle: A -> B -> A` (or `B -> A -> B`):
 //!
-//! ```compile_fail
+//! ```compile_fail,E0080
 //! use lifecycle::{Component, Deps, Service};
 //!
 //! #[derive(Component)]
