@@ -1,9 +1,9 @@
 //! `#[derive(Component)]` for the [`lifecycle`](https://docs.rs/lifecycle) crate.
 //!
 //! The derive works in three steps, each in its own module:
-//! [`parse`] reads the `#[component(...)]` attribute into plain data,
-//! [`validate`] checks it and [`expand`] generates the impls. Every mistake
-//! is collected in [`errors`] and reported at once, each at the user's token;
+//! `parse` reads the `#[component(...)]` attribute into plain data,
+//! `validate` checks it and `expand` generates the impls. Every mistake
+//! is collected in `errors` and reported at once, each at the user's token;
 //! whatever was right is still expanded, so a mistake is reported once, where
 //! it is, and not again as "not a component" at every dependent. Nothing here
 //! panics.

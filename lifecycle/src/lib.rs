@@ -139,7 +139,6 @@ pub mod __private {
     pub use core::module_path;
     pub use core::option::Option::{self, None, Some};
     pub use core::panic;
-    pub use core::stringify;
     pub use core::time::Duration;
     pub use inventory;
 }
