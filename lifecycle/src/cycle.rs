@@ -23,7 +23,7 @@ use std::any::TypeId;
 
 /// Longest cycle the check spells out (a longer one falls back to rustc's error).
 const MAX_PATH: usize = 32;
-/// Most nodes one search visits before it gives up.
+/// Most nodes one search enters before it gives up.
 const MAX_SEARCHED: usize = 256;
 /// Room for the message; names that do not fit are cut with `...`.
 const MAX_MESSAGE: usize = 512;
@@ -115,23 +115,17 @@ struct Found {
 
 /// The first cycle that goes through `root`, if `root` is the member that
 /// reports it (the one with the smallest key): a depth-first search from
-/// `root` that follows only larger keys, with the path on a stack and the
-/// nodes already searched remembered.
+/// `root` that follows only larger keys and enters each node once, with the
+/// path on a stack.
 const fn search(root: &'static Node) -> Option<Found> {
     let mut path: [&'static Node; MAX_PATH] = [root; MAX_PATH];
     let mut next_dependency = [0usize; MAX_PATH];
     let mut len = 1;
-    let mut searched = [0u64; MAX_SEARCHED];
-    let mut seen = 0;
+    let mut entered = Keys::new();
     while len > 0 {
         let top = path[len - 1];
         let i = next_dependency[len - 1];
         if i == top.dependencies.len() {
-            if seen == MAX_SEARCHED {
-                return None;
-            }
-            searched[seen] = top.key;
-            seen += 1;
             len -= 1;
             continue;
         }
@@ -144,12 +138,13 @@ const fn search(root: &'static Node) -> Option<Found> {
                 through: next_dependency[0] - 1,
             });
         }
-        if dependency.key < root.key
-            || len == MAX_PATH
-            || on_path(&path, len, dependency.key)
-            || contains(&searched, seen, dependency.key)
-        {
+        if dependency.key < root.key || len == MAX_PATH {
             continue;
+        }
+        match entered.insert(dependency.key) {
+            Inserted::New => {}
+            Inserted::Already => continue,
+            Inserted::Full => return None,
         }
         path[len] = dependency;
         next_dependency[len] = 0;
@@ -158,26 +153,49 @@ const fn search(root: &'static Node) -> Option<Found> {
     None
 }
 
-const fn contains(keys: &[u64], len: usize, key: u64) -> bool {
-    let mut i = 0;
-    while i < len {
-        if keys[i] == key {
-            return true;
-        }
-        i += 1;
-    }
-    false
+/// A set of node keys: open addressing in a fixed table, kept at most half
+/// full.
+struct Keys {
+    slots: [u64; 2 * MAX_SEARCHED],
+    len: usize,
 }
 
-const fn on_path(path: &[&'static Node], len: usize, key: u64) -> bool {
-    let mut i = 0;
-    while i < len {
-        if path[i].key == key {
-            return true;
+enum Inserted {
+    New,
+    Already,
+    Full,
+}
+
+impl Keys {
+    const fn new() -> Keys {
+        Keys {
+            slots: [0; 2 * MAX_SEARCHED],
+            len: 0,
         }
-        i += 1;
     }
-    false
+
+    /// Keys are hashes already; 0 marks an empty slot (a node whose key is
+    /// 0 is entered again each time, which costs time, not correctness).
+    const fn insert(&mut self, key: u64) -> Inserted {
+        if key == 0 {
+            return Inserted::New;
+        }
+        let mut slot = (key % (2 * MAX_SEARCHED) as u64) as usize;
+        loop {
+            if self.slots[slot] == key {
+                return Inserted::Already;
+            }
+            if self.slots[slot] == 0 {
+                if self.len == MAX_SEARCHED {
+                    return Inserted::Full;
+                }
+                self.slots[slot] = key;
+                self.len += 1;
+                return Inserted::New;
+            }
+            slot = (slot + 1) % (2 * MAX_SEARCHED);
+        }
+    }
 }
 
 /// A message built at compile time, for a const panic.
