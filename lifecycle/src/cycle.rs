@@ -308,6 +308,22 @@ mod tests {
     );
     static SELF: Node = Node::new("t::Me", "Me", TypeId::of::<u16>, &[Link::to(&SELF)]);
 
+    static DIAMOND: Node = Node::new(
+        "t::Diamond",
+        "Diamond",
+        TypeId::of::<u32>,
+        &[Link::to(&LEFT), Link::to(&RIGHT)],
+    );
+    static LEFT: Node = Node::new("t::Left", "Left", TypeId::of::<u64>, &[Link::to(&LEAF)]);
+    static RIGHT: Node = Node::new("t::Right", "Right", TypeId::of::<i64>, &[Link::to(&LEAF)]);
+
+    #[test]
+    fn a_shared_dependency_is_no_cycle() {
+        for node in [&DIAMOND, &LEFT, &RIGHT, &LEAF] {
+            assert_eq!(cycle(node), None, "{}", node.name);
+        }
+    }
+
     fn reported() -> Vec<String> {
         [&NODE_A, &NODE_B, &NODE_C, &TOP, &LEAF]
             .iter()
