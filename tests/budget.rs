@@ -171,15 +171,11 @@ fn the_graph_prints_from_a_flag_and_nothing_starts() {
 #[test]
 fn bad_values_fail_at_start_up_naming_the_setting() {
     for (name, value, expected) in [
-        (
-            "LIFECYCLE_WORKERS_DRAIN_TIMEOUT",
-            "10",
-            "the unit is missing",
-        ),
+        ("LIFECYCLE_WORKERS_DRAIN_TIMEOUT", "10", "time unit needed"),
         (
             "LIFECYCLE_GRACE_PERIOD",
-            "30sec",
-            "unknown unit (use ms, s, m or h)",
+            "30 parsecs",
+            "unknown time unit \"parsecs\"",
         ),
         ("LIFECYCLE_STRICT_BUDGET", "sure", "is not a switch"),
         ("LIFECYCLE_PRINT_GRAPH", "svg", "is not a graph format"),

@@ -11,31 +11,55 @@ pub fn component(c: Component<'_>) -> TokenStream {
     let ident = c.ident;
     let name = ident.to_string();
     let p = quote!(::lifecycle::__private);
+    let deps = &c.depends_on;
 
-    // Each dependency's depth is read with the span of the user's token, so a
-    // dependency that is not a component, or a cycle, is reported right there.
-    let depths = c
-        .depends_on
-        .iter()
-        .map(|dep| quote_spanned!(dep.span()=> <#dep as #p::Component>::DEPTH));
-    let dependencies = c
-        .depends_on
-        .iter()
-        .map(|dep| quote_spanned!(dep.span()=> #p::Dependency::of::<#dep>()));
-    let evidence = c
-        .depends_on
-        .iter()
-        .map(|dep| quote_spanned!(dep.span()=> impl #p::DependsOn<#dep> for #ident {}));
-    let [start, stop_intake, drain, teardown] = c.timeouts.map(|ms| match ms {
-        Some(ms) => quote!(#p::Some(#p::Duration::from_millis(#ms))),
+    // The only items that name a dependency as a component, spanned at the
+    // user's token: a dependency that is not a component is reported there,
+    // once.
+    let edges = deps.iter().map(|dep| {
+        quote_spanned! {dep.span()=>
+            impl #p::DependsOn<#dep> for #ident {
+                const NODE: #p::Link = <#dep as #p::ComponentGraph>::NODE;
+                const DEPTH: usize = <#dep as #p::ComponentGraph>::DEPTH;
+            }
+        }
+    });
+    // A cycle is reported at the entry it goes through (at the type's name
+    // in a path like `crate::db::Database`): the panic's span is where rustc
+    // points.
+    let cycle_arms = deps.iter().enumerate().map(|(i, dep)| {
+        let at = dep.segments.last().map_or(dep.span(), |s| s.ident.span());
+        let p = quote_spanned!(at=> ::lifecycle::__private);
+        quote_spanned!(at=> #p::Some(#i) => #p::panic!("{}", #p::cycle_message(&NODE).as_str()),)
+    });
+    let timeouts = c.timeouts.map(|deadline| match deadline {
+        Some(d) => {
+            let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
+            quote!(#p::Some(#p::Duration::new(#secs, #nanos)))
+        }
         None => quote!(#p::None),
     });
+    let [start, stop_intake, drain, teardown] = &timeouts;
 
     let component_impl = quote_spanned! {ident.span()=>
+        impl #p::ComponentGraph for #ident {
+            const NODE: #p::Link = #p::Link::to(&NODE);
+            // A component that reports a cycle stops there, so no
+            // evaluation goes round the cycle.
+            const DEPTH: usize = if CYCLE.is_some() {
+                0
+            } else {
+                let depth = 0;
+                #(let depth = #p::deeper(depth, #p::depth::<#ident, #deps>());)*
+                depth
+            };
+        }
+
         impl #p::Component for #ident {
             const NAME: &'static str = #name;
-            const DEPTH: usize = { let depth = 0; #(let depth = #p::deeper(depth, #depths);)* depth };
-            const DEPENDENCIES: &'static [#p::Dependency] = &[#(#dependencies),*];
+            const DEPTH: usize = <#ident as #p::ComponentGraph>::DEPTH;
+            const DEPENDENCIES: &'static [#p::Dependency] =
+                &[#(#p::Dependency::new(<#ident as #p::DependsOn<#deps>>::NODE)),*];
             const TIMEOUTS: #p::Timeouts = #p::Timeouts {
                 start: #start,
                 stop_intake: #stop_intake,
@@ -46,10 +70,24 @@ pub fn component(c: Component<'_>) -> TokenStream {
     };
 
     quote! {
-        #component_impl
-        #(#evidence)*
-        // Evaluating the depth here makes a dependency cycle a compile error.
-        const _: usize = <#ident as #p::Component>::DEPTH;
-        #p::inventory::submit! { #p::Registration::of::<#ident>() }
+        const _: () = {
+            static NODE: #p::Node = #p::Node::new(
+                #p::concat!(#p::module_path!(), "::", #name),
+                #name,
+                #p::TypeId::of::<#ident>,
+                &[#(<#ident as #p::DependsOn<#deps>>::NODE),*],
+            );
+
+            #component_impl
+
+            #(#edges)*
+            const CYCLE: #p::Option<usize> = #p::cycle(&NODE);
+            #[allow(dead_code)]
+            const DEPENDENCY_CYCLE: () = match CYCLE {
+                #(#cycle_arms)*
+                _ => {}
+            };
+            #p::inventory::submit! { #p::Registration::of::<#ident>() }
+        };
     }
 }

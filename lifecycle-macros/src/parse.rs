@@ -1,98 +1,214 @@
-//! Step 1: read `#[component(...)]` into plain data. Only syntax is checked here.
+//! Step 1: read `#[component(...)]` into plain data. Only syntax is checked
+//! here; a key that cannot be read is reported and skipped, and the rest of
+//! the attribute is still read.
 
+use crate::errors::Errors;
+use proc_macro2::{Span, TokenTree};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{bracketed, DeriveInput, Ident, LitStr, Path, Token};
 
-/// The four phases whose deadline a component may override.
-pub const TIMEOUT_KEYS: [&str; 4] = [
-    "start_timeout",
-    "stop_intake_timeout",
-    "drain_timeout",
-    "teardown_timeout",
-];
+/// The attribute's keys, as tokens.
+mod kw {
+    syn::custom_keyword!(depends_on);
+    syn::custom_keyword!(start_timeout);
+    syn::custom_keyword!(stop_intake_timeout);
+    syn::custom_keyword!(drain_timeout);
+    syn::custom_keyword!(teardown_timeout);
+}
+
+/// The phases whose deadline a component may set, in the order of
+/// `lifecycle::Timeouts`' fields.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    Start,
+    StopIntake,
+    Drain,
+    Teardown,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 4] = [
+        Phase::Start,
+        Phase::StopIntake,
+        Phase::Drain,
+        Phase::Teardown,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Phase::Start => "start_timeout",
+            Phase::StopIntake => "stop_intake_timeout",
+            Phase::Drain => "drain_timeout",
+            Phase::Teardown => "teardown_timeout",
+        }
+    }
+
+    /// Reads the key if the next token is one of the four timeout keys.
+    fn parse_key(input: ParseStream) -> syn::Result<Option<(Phase, Span)>> {
+        let phase = if input.peek(kw::start_timeout) {
+            Phase::Start
+        } else if input.peek(kw::stop_intake_timeout) {
+            Phase::StopIntake
+        } else if input.peek(kw::drain_timeout) {
+            Phase::Drain
+        } else if input.peek(kw::teardown_timeout) {
+            Phase::Teardown
+        } else {
+            return Ok(None);
+        };
+        let key: Ident = input.parse()?;
+        Ok(Some((phase, key.span())))
+    }
+}
+
+/// One `depends_on = [..]` list.
+pub struct DependsOn {
+    pub key: Span,
+    pub paths: Vec<Path>,
+}
+
+/// One `*_timeout = ".."` entry.
+pub struct Timeout {
+    pub phase: Phase,
+    pub key: Span,
+    pub value: LitStr,
+}
 
 /// Everything the attribute said, as written.
 pub struct Parsed<'a> {
     pub input: &'a DeriveInput,
     /// `depends_on` lists (the key may appear more than once; validation decides).
-    pub depends_on: Vec<(Ident, Vec<Path>)>,
-    /// `(key, value)` for every `*_timeout` key, in source order.
-    pub timeouts: Vec<(Ident, LitStr)>,
+    pub depends_on: Vec<DependsOn>,
+    /// Every timeout entry, in source order.
+    pub timeouts: Vec<Timeout>,
 }
 
 enum Entry {
-    DependsOn(Ident, Vec<Path>),
-    Timeout(Ident, LitStr),
+    DependsOn(DependsOn),
+    Timeout(Timeout),
 }
 
 impl Parse for Entry {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let key: Ident = input.parse()?;
-        if key == "depends_on" {
+        if input.peek(kw::depends_on) {
+            let key: kw::depends_on = input.parse()?;
             input.parse::<Token![=]>()?;
             let content;
             bracketed!(content in input);
             let paths = Punctuated::<Path, Token![,]>::parse_terminated(&content)?;
-            Ok(Entry::DependsOn(key, paths.into_iter().collect()))
-        } else if TIMEOUT_KEYS.iter().any(|k| key == k) {
+            return Ok(Entry::DependsOn(DependsOn {
+                key: key.span,
+                paths: paths.into_iter().collect(),
+            }));
+        }
+        if let Some((phase, key)) = Phase::parse_key(input)? {
             input.parse::<Token![=]>()?;
             let value: LitStr = input.parse().map_err(|e| {
                 syn::Error::new(
                     e.span(),
-                    format!("`{key}` takes a duration string such as \"250ms\", \"10s\" or \"2m\""),
+                    format!(
+                        "`{}` takes a duration string such as \"250ms\", \"10s\" or \"2m\"",
+                        phase.key()
+                    ),
                 )
             })?;
-            Ok(Entry::Timeout(key, value))
-        } else {
-            Err(syn::Error::new(
-                key.span(),
-                format!(
-                    "unknown key `{key}` in #[component(...)]; expected one of: depends_on, {}",
-                    TIMEOUT_KEYS.join(", ")
-                ),
-            ))
+            return Ok(Entry::Timeout(Timeout { phase, key, value }));
         }
+        let key: Ident = input.parse()?;
+        Err(unknown_key(&key))
     }
 }
 
-/// Parses every `#[component(...)]` attribute on the type. Syntax errors in
-/// several attributes are reported together.
-pub fn component(input: &DeriveInput) -> syn::Result<Parsed<'_>> {
+fn unknown_key(key: &Ident) -> syn::Error {
+    let keys = std::iter::once("depends_on").chain(Phase::ALL.map(Phase::key));
+    let text = key.to_string();
+    let message = match keys.clone().find(|k| edit_distance(k, &text) <= 2) {
+        Some(close) => {
+            format!("unknown key `{key}` in #[component(...)]; did you mean `{close}`?")
+        }
+        None => format!(
+            "unknown key `{key}` in #[component(...)]; expected one of: {}",
+            keys.collect::<Vec<_>>().join(", ")
+        ),
+    };
+    syn::Error::new(key.span(), message)
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut previous = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let substitute = previous + usize::from(ca != cb);
+            previous = row[j + 1];
+            row[j + 1] = substitute.min(row[j] + 1).min(previous + 1);
+        }
+    }
+    row[b.len()]
+}
+
+/// Reads one attribute's entries. An entry that cannot be read is reported
+/// and skipped up to the next comma, so the others still count.
+fn entries(input: ParseStream, errors: &mut Errors) -> syn::Result<Vec<Entry>> {
+    let mut entries = Vec::new();
+    while !input.is_empty() {
+        match input.parse::<Entry>() {
+            Ok(entry) => entries.push(entry),
+            Err(e) => {
+                errors.push(e);
+                while !input.is_empty() && !input.peek(Token![,]) {
+                    input.parse::<TokenTree>()?;
+                }
+            }
+        }
+        if input.is_empty() {
+            break;
+        }
+        input.parse::<Token![,]>()?;
+    }
+    Ok(entries)
+}
+
+/// Parses every `#[component(...)]` attribute on the type.
+pub fn component<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Parsed<'a> {
     let mut parsed = Parsed {
         input,
         depends_on: Vec::new(),
         timeouts: Vec::new(),
     };
-    let mut errors: Option<syn::Error> = None;
     for attr in input
         .attrs
         .iter()
         .filter(|a| a.path().is_ident("component"))
     {
-        let entries = attr.parse_args_with(Punctuated::<Entry, Token![,]>::parse_terminated);
-        match entries {
+        match attr.parse_args_with(|input: ParseStream| entries(input, errors)) {
             Ok(entries) => {
                 for entry in entries {
                     match entry {
-                        Entry::DependsOn(key, paths) => parsed.depends_on.push((key, paths)),
-                        Entry::Timeout(key, value) => parsed.timeouts.push((key, value)),
+                        Entry::DependsOn(list) => parsed.depends_on.push(list),
+                        Entry::Timeout(timeout) => parsed.timeouts.push(timeout),
                     }
                 }
             }
-            Err(e) => combine(&mut errors, e),
+            Err(e) => errors.push(e),
         }
     }
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(parsed),
-    }
+    parsed
 }
 
-/// Adds `e` to the collected errors.
-pub fn combine(errors: &mut Option<syn::Error>, e: syn::Error) {
-    match errors {
-        Some(all) => all.combine(e),
-        None => *errors = Some(e),
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn distances() {
+        assert_eq!(edit_distance("drain_timeout", "drain_timeout"), 0);
+        assert_eq!(edit_distance("drain_timeout", "drain_timout"), 1);
+        assert_eq!(edit_distance("depends_on", "depend_on"), 1);
+        assert_eq!(edit_distance("start_timeout", "shutdown_timeout"), 6);
     }
 }

@@ -1,121 +1,130 @@
-//! Step 2: check what was parsed. Every mistake is collected and reported at
-//! once, each spanned at the user's token.
+//! Step 2: check what was parsed. Every mistake is reported (each at the
+//! user's token) and left out, and the rest is kept: the derive still
+//! implements what it can, so a mistake here does not also make every
+//! dependent report "not a component".
 
-use crate::parse::{combine, Parsed, TIMEOUT_KEYS};
+use crate::errors::Errors;
+use crate::parse::{Parsed, Phase};
 use quote::ToTokens;
+use std::time::Duration;
 use syn::{Data, Ident, LitStr, Path};
 
-/// A component ready to expand: nothing here can be wrong any more.
+/// What to expand: the type, and what of its attribute was right.
 pub struct Component<'a> {
     pub ident: &'a Ident,
     pub depends_on: Vec<Path>,
-    /// Milliseconds per overridable phase, in the order of [`TIMEOUT_KEYS`].
-    pub timeouts: [Option<u64>; 4],
+    /// Deadline per overridable phase, indexed like [`Phase::ALL`].
+    pub timeouts: [Option<Duration>; 4],
 }
 
-pub fn component(parsed: Parsed<'_>) -> syn::Result<Component<'_>> {
+/// `None` when nothing can be implemented (a generic type).
+pub fn component<'a>(parsed: Parsed<'a>, errors: &mut Errors) -> Option<Component<'a>> {
     let input = parsed.input;
-    let mut errors = None;
 
     if let Data::Union(u) = &input.data {
-        combine(
-            &mut errors,
-            syn::Error::new(
-                u.union_token.span,
-                "a component must be a struct or an enum, not a union",
-            ),
-        );
+        errors.push(syn::Error::new(
+            u.union_token.span,
+            "a component must be a struct or an enum, not a union",
+        ));
     }
-    if let Some(param) = input.generics.params.first() {
-        combine(
-            &mut errors,
-            syn::Error::new_spanned(
-                param,
-                "a component cannot be generic: each component is registered once, as one concrete type; \
-                 wrap a concrete instantiation in its own struct instead",
-            ),
-        );
+    let generic = if let Some(param) = input.generics.params.first() {
+        errors.push(syn::Error::new_spanned(
+            param,
+            "a component cannot be generic: each component is registered once, as one concrete type; \
+             wrap a concrete instantiation in its own struct instead",
+        ));
+        true
     } else if let Some(clause) = &input.generics.where_clause {
-        combine(
-            &mut errors,
-            syn::Error::new_spanned(clause, "a component cannot have a where clause"),
-        );
-    }
+        errors.push(syn::Error::new_spanned(
+            clause,
+            "a component cannot have a where clause",
+        ));
+        true
+    } else {
+        false
+    };
 
     let mut depends_on: Vec<Path> = Vec::new();
-    let mut seen_list: Option<&Ident> = None;
-    for (key, paths) in &parsed.depends_on {
-        if seen_list.is_some() {
-            combine(
-                &mut errors,
-                syn::Error::new(
-                    key.span(),
-                    "`depends_on` is given twice; list every dependency once, in one list",
-                ),
-            );
+    for (i, list) in parsed.depends_on.iter().enumerate() {
+        if i > 0 {
+            errors.push(syn::Error::new(
+                list.key,
+                "`depends_on` is given twice; list every dependency once, in one list",
+            ));
         }
-        seen_list = Some(key);
-        for path in paths {
+        for path in &list.paths {
             if is_self(path, &input.ident) {
-                combine(
-                    &mut errors,
-                    syn::Error::new_spanned(
-                        path,
-                        format!("component `{}` cannot depend on itself", input.ident),
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    format!(
+                        "dependency cycle: {0} -> {0} (a component cannot depend on itself)",
+                        input.ident
                     ),
-                );
-                continue;
+                ));
+            } else if depends_on.iter().any(|seen| same(seen, path)) {
+                errors.push(syn::Error::new_spanned(
+                    path,
+                    format!("`{}` is listed twice in `depends_on`", text(path)),
+                ));
+            } else {
+                depends_on.push(path.clone());
             }
-            let text = path_text(path);
-            if depends_on.iter().any(|seen| path_text(seen) == text) {
-                combine(
-                    &mut errors,
-                    syn::Error::new_spanned(
-                        path,
-                        format!("`{text}` is listed twice in `depends_on`"),
-                    ),
-                );
-                continue;
-            }
-            depends_on.push(path.clone());
         }
     }
 
     let mut timeouts = [None; 4];
-    for (key, value) in &parsed.timeouts {
-        let slot = TIMEOUT_KEYS.iter().position(|k| key == k).unwrap_or(0);
-        if timeouts[slot].is_some() {
-            combine(
-                &mut errors,
-                syn::Error::new(key.span(), format!("`{key}` is given twice")),
-            );
+    for timeout in &parsed.timeouts {
+        let slot = &mut timeouts[timeout.phase as usize];
+        if slot.is_some() {
+            errors.push(syn::Error::new(
+                timeout.key,
+                format!("`{}` is given twice", timeout.phase.key()),
+            ));
             continue;
         }
-        match parse_duration(&value.value()) {
-            Ok(ms) => timeouts[slot] = Some(ms),
-            Err(why) => combine(&mut errors, duration_error(key, value, why)),
+        match deadline(&timeout.value.value()) {
+            Ok(deadline) => *slot = Some(deadline),
+            Err(why) => errors.push(duration_error(timeout.phase, &timeout.value, &why)),
         }
     }
 
-    match errors {
-        Some(e) => Err(e),
-        None => Ok(Component {
-            ident: &input.ident,
-            depends_on,
-            timeouts,
-        }),
-    }
+    (!generic).then_some(Component {
+        ident: &input.ident,
+        depends_on,
+        timeouts,
+    })
 }
 
-fn duration_error(key: &Ident, value: &LitStr, why: &str) -> syn::Error {
+fn duration_error(phase: Phase, value: &LitStr, why: &str) -> syn::Error {
     syn::Error::new(
         value.span(),
         format!(
-            "malformed duration {:?} for `{key}`: {why}; write a whole number with a unit, \
+            "malformed duration {:?} for `{}`: {why}; write a number with a unit, \
              such as \"250ms\", \"10s\", \"2m\" or \"1m30s\"",
-            value.value()
+            value.value(),
+            phase.key()
         ),
     )
+}
+
+/// A deadline in the grammar the runtime's settings use too, `humantime`'s:
+/// `250ms`, `10s`, `2m`, sums like `1m30s`, fractions like `1.5s`. Zero is
+/// refused: a zero deadline cancels every hook at once.
+pub fn deadline(text: &str) -> Result<Duration, String> {
+    use humantime::DurationError as E;
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("a deadline must be longer than zero".into()),
+        Ok(d) => Ok(d),
+        Err(E::Empty) => Err("it is empty".into()),
+        Err(E::InvalidCharacter(at)) => match text[at..].chars().next() {
+            Some(c) => Err(format!("`{c}` is not allowed")),
+            None => Err("it ends too early".into()),
+        },
+        Err(E::NumberExpected(_)) => Err("expected a number".into()),
+        Err(E::UnknownUnit { unit, .. }) if unit.is_empty() => Err("the unit is missing".into()),
+        Err(E::UnknownUnit { unit, .. }) => Err(format!("unknown unit `{unit}`")),
+        Err(E::NumberOverflow) => Err("it is too large".into()),
+    }
 }
 
 /// `Self`, or the component's own name written as a single-segment path.
@@ -123,86 +132,36 @@ fn is_self(path: &Path, ident: &Ident) -> bool {
     path.is_ident("Self") || path.is_ident(ident)
 }
 
-fn path_text(path: &Path) -> String {
-    path.to_token_stream().to_string().replace(' ', "")
+fn same(a: &Path, b: &Path) -> bool {
+    text(a) == text(b)
 }
 
-/// Parses `"250ms"`, `"10s"`, `"2m"`, `"1h"` and sums like `"1m30s"` into
-/// milliseconds. Zero is refused: a zero deadline cancels every hook at once.
-/// `lifecycle/src/settings.rs` parses environment overrides with a twin of
-/// this function (a proc-macro crate cannot export it); change both together.
-pub fn parse_duration(text: &str) -> Result<u64, &'static str> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("it is empty");
-    }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err("expected a number");
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| "the number is too large")?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let factor = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "" => return Err("the unit is missing"),
-            _ => return Err("unknown unit (use ms, s, m or h)"),
-        };
-        rest = &rest[unit_len..];
-        let part = number
-            .checked_mul(factor)
-            .ok_or("the duration is too large")?;
-        total = total.checked_add(part).ok_or("the duration is too large")?;
-    }
-    if total == 0 {
-        return Err("a deadline must be longer than zero");
-    }
-    Ok(total)
+fn text(path: &Path) -> String {
+    path.to_token_stream().to_string().replace(' ', "")
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::deadline;
+    use std::time::Duration;
 
     #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Ok(250));
-        assert_eq!(parse_duration("10s"), Ok(10_000));
-        assert_eq!(parse_duration("2m"), Ok(120_000));
-        assert_eq!(parse_duration("1m30s"), Ok(90_000));
-        assert_eq!(parse_duration("1h"), Ok(3_600_000));
-        assert_eq!(parse_duration(" 5s "), Ok(5_000));
+    fn deadlines() {
+        // The grammar is humantime's, tested there and in the runtime's
+        // settings; here, only that it is the one in use.
+        assert_eq!(deadline("1m30s"), Ok(Duration::from_secs(90)));
+        assert_eq!(deadline("1.5s"), Ok(Duration::from_millis(1_500)));
     }
 
     #[test]
-    fn malformed_durations() {
-        assert_eq!(parse_duration(""), Err("it is empty"));
-        assert_eq!(parse_duration("10"), Err("the unit is missing"));
-        assert_eq!(parse_duration("10 s"), Err("the unit is missing"));
-        assert_eq!(parse_duration("s"), Err("expected a number"));
-        assert_eq!(
-            parse_duration("3d"),
-            Err("unknown unit (use ms, s, m or h)")
-        );
-        assert_eq!(
-            parse_duration("0s"),
-            Err("a deadline must be longer than zero")
-        );
-        assert_eq!(
-            parse_duration("99999999999999999999s"),
-            Err("the number is too large")
-        );
-        assert_eq!(
-            parse_duration("18446744073709552s"),
-            Err("the duration is too large")
-        );
+    fn malformed_deadlines() {
+        let why = |t| deadline(t).unwrap_err();
+        assert_eq!(why(""), "it is empty");
+        assert_eq!(why("10"), "the unit is missing");
+        assert_eq!(why("1,5s"), "`,` is not allowed");
+        assert_eq!(why("s"), "expected a number");
+        assert_eq!(why("5 parsecs"), "unknown unit `parsecs`");
+        assert_eq!(why("0s"), "a deadline must be longer than zero");
+        assert_eq!(why("99999999999999999999s"), "it is too large");
     }
 }

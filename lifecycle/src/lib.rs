@@ -173,9 +173,10 @@
 //! deadlines `start_timeout`, `stop_intake_timeout`, `drain_timeout`,
 //! `teardown_timeout`, written `"250ms"`, `"10s"`, `"2m"` or `"1m30s"`.
 //! Misuse is a compile error at the offending token, and so is a dependency
-//! cycle:
+//! cycle, reported once, at a `depends_on` entry of the cycle, as
+//! `dependency cycle: A -> B -> A` (or `B -> A -> B`):
 //!
-//! ```compile_fail
+//! ```compile_fail,E0080
 //! use lifecycle::{Component, Deps, Service};
 //!
 //! #[derive(Component)]
@@ -214,6 +215,7 @@ mod builder;
 mod component;
 pub mod config;
 mod context;
+mod cycle;
 mod deps;
 mod error;
 mod events;
@@ -257,6 +259,10 @@ pub use budget::{Budget, DEFAULT_GRACE_PERIOD};
 pub use builder::{Builder, Lifecycle};
 pub use component::{Component, DependsOn, Service, Timeouts};
 pub use config::ConfigError;
+// Here as well as in `__private`, so that rustc's messages name it
+// `ComponentGraph`, not by its `__private` path.
+#[doc(hidden)]
+pub use component::ComponentGraph;
 pub use context::Context;
 pub use deps::{Dep, Deps};
 pub use error::{BoxError, Error, Result, RunError};
@@ -276,8 +282,15 @@ pub use trigger::ShutdownHandle;
 /// What generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::component::{deeper, Component, Dependency, DependsOn, Registration, Timeouts};
-    pub use core::option::Option::{None, Some};
+    pub use crate::component::{
+        deeper, depth, Component, ComponentGraph, Dependency, DependsOn, Registration, Timeouts,
+    };
+    pub use crate::cycle::{cycle, cycle_message, Link, Node};
+    pub use core::any::TypeId;
+    pub use core::concat;
+    pub use core::module_path;
+    pub use core::option::Option::{self, None, Some};
+    pub use core::panic;
     pub use core::time::Duration;
     pub use inventory;
 }

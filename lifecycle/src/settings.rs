@@ -214,48 +214,15 @@ fn flag(source: &dyn Source, name: &str) -> Result<Option<bool>, RunError> {
     }
 }
 
-/// Parses a deadline the way the `#[component]` attribute does: `250ms`,
-/// `10s`, `2m`, `1h`, and sums like `1m30s`. Zero is refused: a zero deadline
-/// cancels every hook at once.
-///
-/// The twin of `parse_duration` in `lifecycle-macros/src/validate.rs`: a
-/// proc-macro crate cannot export functions, so each crate has its copy.
-/// Change both together; their unit tests check the same cases.
-pub(crate) fn parse_duration(text: &str) -> Result<Duration, &'static str> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err("it is empty");
+/// Parses a deadline in the grammar of the `#[component]` attribute, which
+/// is `humantime`'s: `250ms`, `10s`, `2m`, `1h`, sums like `1m30s`. Zero is
+/// refused: a zero deadline cancels every hook at once.
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(d) if d.is_zero() => Err("a deadline must be longer than zero".to_owned()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(e.to_string()),
     }
-    let mut total: u64 = 0;
-    let mut rest = text;
-    while !rest.is_empty() {
-        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
-        if digits == 0 {
-            return Err("expected a number");
-        }
-        let number: u64 = rest[..digits]
-            .parse()
-            .map_err(|_| "the number is too large")?;
-        rest = &rest[digits..];
-        let unit_len = rest.bytes().take_while(u8::is_ascii_alphabetic).count();
-        let factor: u64 = match &rest[..unit_len] {
-            "ms" => 1,
-            "s" => 1_000,
-            "m" => 60_000,
-            "h" => 3_600_000,
-            "" => return Err("the unit is missing"),
-            _ => return Err("unknown unit (use ms, s, m or h)"),
-        };
-        rest = &rest[unit_len..];
-        let part = number
-            .checked_mul(factor)
-            .ok_or("the duration is too large")?;
-        total = total.checked_add(part).ok_or("the duration is too large")?;
-    }
-    if total == 0 {
-        return Err("a deadline must be longer than zero");
-    }
-    Ok(Duration::from_millis(total))
 }
 
 /// Writes a deadline back the way it is configured: `250ms`, `10s`, `1m30s`.
@@ -344,7 +311,7 @@ pub(crate) mod tests {
         assert!(ms("10x").is_err());
         assert!(ms("0s").is_err());
         assert!(ms("s").is_err());
-        assert!(ms("1.5s").is_err());
+        assert_eq!(ms("1.5s"), Ok(1_500), "humantime's grammar has fractions");
     }
 
     #[test]

@@ -1,7 +1,7 @@
 use lifecycle::{Component, Deps, Service};
 
 #[derive(Component)]
-#[component(drain_timeout = "10 seconds", teardown_timeout = "0s")]
+#[component(drain_timeout = "10", teardown_timeout = "0s", start_timeout = "1,5s")]
 struct Api;
 
 impl Service for Api {

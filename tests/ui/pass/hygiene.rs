@@ -1,5 +1,6 @@
 // The generated code must not depend on what the user's scope calls
-// `Result`, `Option`, `Box`, `Some`, `None` or `Duration`.
+// `Result`, `Option`, `Box`, `Some`, `None` or `Duration`, nor clash with the
+// user's items.
 #![allow(dead_code)]
 
 use lifecycle::{Component, Dep, Deps, Service};
@@ -12,9 +13,12 @@ struct None;
 struct Duration;
 mod inventory {}
 mod core {}
+static NODE: u8 = 0;
+const CYCLE: u8 = 0;
+const DEPENDENCY_CYCLE: u8 = 0;
 
 #[derive(Component)]
-#[component(teardown_timeout = "2s")]
+#[component(teardown_timeout = "2s", stop_intake_timeout = "1.5s")]
 struct Database;
 
 impl Service for Database {
@@ -41,6 +45,10 @@ fn main() {
     assert_eq!(
         <Api as lifecycle::Component>::TIMEOUTS.drain,
         ::core::option::Option::Some(::core::time::Duration::from_secs(90))
+    );
+    assert_eq!(
+        <Database as lifecycle::Component>::TIMEOUTS.stop_intake,
+        ::core::option::Option::Some(::core::time::Duration::from_millis(1_500))
     );
     let _: Result<()> = Ok(());
 }
