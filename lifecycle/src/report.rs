@@ -3,6 +3,7 @@
 
 use crate::error::{Error, RunError};
 use crate::phase::Phase;
+use crate::restart::Restarted;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
@@ -39,6 +40,39 @@ pub enum ShutdownReason {
         /// The component at fault.
         component: &'static str,
     },
+    /// A component failed while running and had no restart policy to
+    /// restart it (see [`Restart`](crate::Restart)): a dependent whose start
+    /// failed during its dependency's restart, or a
+    /// [`Context::request_restart`](crate::Context::request_restart) without one.
+    Failed {
+        /// The component at fault.
+        component: &'static str,
+        /// What failed.
+        cause: String,
+    },
+    /// A component failed more often than its [`Restart`](crate::Restart)
+    /// policy's intensity allows.
+    RestartLimit {
+        /// The component at fault.
+        component: &'static str,
+        /// The policy's limit of restarts...
+        restarts: u32,
+        /// ...within this window.
+        window: Duration,
+        /// The failure that was one too many.
+        cause: String,
+    },
+}
+
+impl ShutdownReason {
+    /// Whether this reason is itself a fault, making the run not clean:
+    /// [`Failed`](ShutdownReason::Failed) and [`RestartLimit`](ShutdownReason::RestartLimit).
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            ShutdownReason::Failed { .. } | ShutdownReason::RestartLimit { .. }
+        )
+    }
 }
 
 impl fmt::Display for ShutdownReason {
@@ -56,6 +90,18 @@ impl fmt::Display for ShutdownReason {
                 error,
             } => write!(f, "task `{task}` of {component} failed: {error}"),
             ShutdownReason::StartupFailed { component } => write!(f, "{component} failed to start"),
+            ShutdownReason::Failed { component, cause } => {
+                write!(f, "{component} failed with no restart policy: {cause}")
+            }
+            ShutdownReason::RestartLimit {
+                component,
+                restarts,
+                window,
+                cause,
+            } => write!(
+                f,
+                "{component} failed again after {restarts} restarts within {window:?}: {cause}"
+            ),
         }
     }
 }
@@ -278,6 +324,8 @@ pub struct Report {
     pub task_failures: Vec<TaskFailure>,
     /// From the shutdown request to the end of teardown.
     pub shutdown_duration: Duration,
+    /// Every restart while the application ran, in order (see [`Restart`](crate::Restart)).
+    pub restarts: Vec<Restarted>,
 }
 
 impl Report {
@@ -285,6 +333,7 @@ impl Report {
     pub fn is_clean(&self) -> bool {
         self.started
             && self.task_failures.is_empty()
+            && !self.reason.as_ref().is_some_and(ShutdownReason::is_fault)
             && self
                 .shutdown
                 .iter()
@@ -507,6 +556,10 @@ impl fmt::Display for Failures<'_> {
         for t in &self.0.task_failures {
             sep(f)?;
             write!(f, "{} task `{}` failed: {}", t.component, t.task, t.error)?;
+        }
+        if let Some(reason) = self.0.reason.as_ref().filter(|r| r.is_fault()) {
+            sep(f)?;
+            write!(f, "{reason}")?;
         }
         Ok(())
     }

@@ -1,15 +1,16 @@
 //! [`Running`]: an application started with
 //! [`Builder::start`](crate::Builder::start), held until its shutdown.
 
-use crate::component::{Component, Instance};
+use crate::component::Component;
 use crate::deps::Dep;
 use crate::error::RunError;
 use crate::health::Health;
 use crate::report::{Report, ShutdownReason};
 use crate::shutdown::Run;
+use crate::slot::Slot;
 use crate::trigger::{ShutdownHandle, Trigger};
 use std::any::TypeId;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -22,7 +23,7 @@ pub struct Running {
     trigger: Arc<Trigger>,
     /// The components of the run, by graph index, and their built values.
     members: Vec<(TypeId, &'static str)>,
-    slots: Arc<[OnceLock<Instance>]>,
+    slots: Arc<[Slot]>,
     task: Option<JoinHandle<Report>>,
 }
 

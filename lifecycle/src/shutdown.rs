@@ -8,14 +8,17 @@ use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
 use crate::progress::drain_with_progress;
 use crate::report::{Outcome, Record, Report};
+use crate::restart::Restart;
 use crate::signal::Signals;
+use crate::slot::Slot;
 use crate::startup::start;
+use crate::supervise::{supervise, Failure};
 use crate::supply::Supplies;
 use crate::trigger::Trigger;
 use crate::walk::{guarded, walk, Order};
 use futures_util::future::BoxFuture;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -27,7 +30,7 @@ pub(crate) struct Run {
     /// Per component: name, gate, tracked tasks.
     pub(crate) nodes: Vec<Arc<Node>>,
     /// Per component: the built value, once `init` succeeded.
-    pub(crate) slots: Arc<[OnceLock<Instance>]>,
+    pub(crate) slots: Arc<[Slot]>,
     /// When the run began: start-up records count from here.
     pub(crate) started_at: Instant,
     /// Who hears of the milestones (systemd).
@@ -38,6 +41,11 @@ pub(crate) struct Run {
     pub(crate) replacements: Vec<Option<Instance>>,
     /// Told once every component has started (see `Builder::start`).
     pub(crate) on_ready: Mutex<Option<oneshot::Sender<()>>>,
+    /// Per component: its restart policy (see `Builder::restart`).
+    pub(crate) policies: Vec<Restart>,
+    /// Failures of components with a restart policy, for the supervisor.
+    pub(crate) failures: Mutex<Option<mpsc::UnboundedReceiver<Failure>>>,
+    failures_sender: mpsc::UnboundedSender<Failure>,
 }
 
 impl Run {
@@ -47,8 +55,9 @@ impl Run {
             .iter()
             .map(|n| Arc::new(Node::new(n.name(), trigger.clone())))
             .collect();
-        let slots = (0..graph.len()).map(|_| OnceLock::new()).collect();
+        let slots = (0..graph.len()).map(|_| Slot::default()).collect();
         let graph_len = graph.len();
+        let (failures_sender, failures) = mpsc::unbounded_channel();
         Run {
             graph,
             deadlines,
@@ -60,7 +69,21 @@ impl Run {
             supplies: Arc::default(),
             replacements: (0..graph_len).map(|_| None).collect(),
             on_ready: Mutex::default(),
+            policies: vec![Restart::never(); graph_len],
+            failures: Mutex::new(Some(failures)),
+            failures_sender,
         }
+    }
+
+    /// Gives the components their restart policies (by graph index): the
+    /// failures of those that restart go to the supervisor from now on.
+    pub(crate) fn set_policies(&mut self, policies: Vec<Restart>) {
+        for (node, policy) in self.nodes.iter().zip(&policies) {
+            if policy.restarts() {
+                node.watch.arm(self.failures_sender.clone());
+            }
+        }
+        self.policies = policies;
     }
 }
 
@@ -93,7 +116,7 @@ pub(crate) async fn run(
 
     // 2. Start-up: dependencies first; stops at a failure or a shutdown request.
     run.events.starting(run.graph.len());
-    let progress = start(&run, &mut report).await;
+    let mut progress = start(&run, &mut report).await;
 
     // 3. Running: ready until shutdown begins (readiness drops inside `fire`).
     if report.started {
@@ -113,7 +136,9 @@ pub(crate) async fn run(
         if let Some(on_ready) = on_ready {
             let _ = on_ready.send(());
         }
-        trigger.begun.cancelled().await;
+        // Until shutdown begins; failed components with a restart policy
+        // are restarted along the graph meanwhile.
+        supervise(&run, &mut progress, &mut report).await;
     }
     let began = Instant::now();
     if let Some(reason) = trigger.reason() {
@@ -248,7 +273,7 @@ fn abort_tasks(run: &Run) {
 
 /// One component's hook for one shutdown phase. Its deadline counts from the
 /// start of the phase, so a phase never outlasts its longest deadline.
-fn hook(
+pub(crate) fn hook(
     run: &Run,
     i: usize,
     phase: Phase,

@@ -1,0 +1,588 @@
+//! The restart policy, on tokio's paused clock: backoff timing, the
+//! intensity limit, the order of a restart along the graph (dependents
+//! stopped first, started again after their dependency), components outside
+//! the subgraph untouched, readiness that names what is down, and shutdown
+//! arriving in the middle of a restart.
+//!
+//! Every test declares its own components (they all live in this one binary)
+//! and runs only its own graph with `Builder::only`.
+
+use lifecycle::{
+    Cause, Component, Context, Deps, Lifecycle, Phase, Restart, Service, ShutdownReason,
+};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::time::{sleep, Instant};
+
+/// A log of `"Component.hook"` entries with the (virtual) time they began.
+struct Log(Mutex<Vec<(String, Instant)>>);
+
+impl Log {
+    const fn new() -> Self {
+        Log(Mutex::new(Vec::new()))
+    }
+    fn push(&self, entry: impl Into<String>) {
+        self.0.lock().unwrap().push((entry.into(), Instant::now()));
+    }
+    fn entries(&self) -> Vec<String> {
+        self.0.lock().unwrap().iter().map(|e| e.0.clone()).collect()
+    }
+    fn count(&self, entry: &str) -> usize {
+        self.entries().iter().filter(|e| *e == entry).count()
+    }
+    /// When the `n`th (from 0) `entry` was logged.
+    fn at(&self, entry: &str, n: usize) -> Instant {
+        self.0
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.0 == entry)
+            .nth(n)
+            .unwrap_or_else(|| panic!("{entry} #{n} not in {:?}", self.entries()))
+            .1
+    }
+    /// Where the `n`th `entry` is in the log.
+    fn index(&self, entry: &str, n: usize) -> usize {
+        self.entries()
+            .iter()
+            .enumerate()
+            .filter(|e| e.1 == entry)
+            .nth(n)
+            .unwrap_or_else(|| panic!("{entry} #{n} not in {:?}", self.entries()))
+            .0
+    }
+}
+
+fn quiet() -> lifecycle::Builder {
+    Lifecycle::builder()
+        .handle_signals(false)
+        .print_report(false)
+}
+
+/// A policy without jitter, so the timing is exact.
+fn policy(initial: Duration, restarts: u32) -> Restart {
+    Restart::on_failure()
+        .backoff(initial, Duration::from_secs(8))
+        .jitter(0.0)
+        .intensity(restarts, Duration::from_secs(60))
+}
+
+/// Declares a component that logs every hook to `$log` and, once started,
+/// runs a tracked task `link` that fails with "connection reset by peer"
+/// when `$fail` is notified, and ends when the component is stopped.
+/// `drain = $drain` is how long its drain hook takes.
+macro_rules! component {
+    ($name:ident, deps = [$($dep:ident),*], log = $log:path, fail = $fail:path, drain = $drain:expr) => {
+        #[derive(Component)]
+        #[component(depends_on = [$($dep),*])]
+        pub struct $name;
+        impl Service for $name {
+            async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+                $log.push(concat!(stringify!($name), ".init"));
+                Ok($name)
+            }
+            async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+                $log.push(concat!(stringify!($name), ".start"));
+                let stopped = cx.shutdown_started();
+                cx.spawn("link", async move {
+                    tokio::select! {
+                        () = $fail.notified() => Err(lifecycle::Error::msg("connection reset by peer")),
+                        () = stopped => Ok(()),
+                    }
+                });
+                Ok(())
+            }
+            async fn stop_intake(&self, _cx: &Context) -> lifecycle::Result<()> {
+                $log.push(concat!(stringify!($name), ".stop_intake"));
+                Ok(())
+            }
+            async fn drain(&self, _cx: &Context) -> lifecycle::Result<()> {
+                $log.push(concat!(stringify!($name), ".drain"));
+                sleep($drain).await;
+                Ok(())
+            }
+            async fn teardown(&self, _cx: &Context) -> lifecycle::Result<()> {
+                $log.push(concat!(stringify!($name), ".teardown"));
+                Ok(())
+            }
+        }
+    };
+    ($name:ident, deps = [$($dep:ident),*], log = $log:path, fail = $fail:path) => {
+        component!($name, deps = [$($dep),*], log = $log, fail = $fail, drain = Duration::ZERO);
+    };
+}
+
+/// Never notified: for components that do not fail.
+static NEVER: Notify = Notify::const_new();
+
+mod graph {
+    //! Base <- Broker <- Consumer, and Other beside them.
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Base, deps = [], log = LOG, fail = NEVER);
+    component!(Broker, deps = [Base], log = LOG, fail = FAIL);
+    component!(Consumer, deps = [Broker], log = LOG, fail = NEVER);
+    component!(Other, deps = [], log = LOG, fail = NEVER);
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_the_subgraph_in_order_with_backoff_and_leaves_the_rest_alone() {
+    use graph::*;
+    let app = quiet()
+        .only::<Consumer>()
+        .only::<Other>()
+        .restart::<Broker>(policy(Duration::from_secs(1), 5))
+        .start()
+        .await
+        .expect("starts");
+    let health = app.health();
+    assert!(health.is_ready());
+    let first_broker = app.get::<Broker>();
+
+    // 1st failure: the subgraph goes down, readiness says who and why.
+    FAIL.notify_one();
+    sleep(Duration::from_millis(100)).await;
+    assert!(!health.is_ready());
+    let readiness = health.readiness().await;
+    assert!(!readiness.ready);
+    assert_eq!(
+        readiness.not_ready,
+        vec![
+            (
+                "Broker",
+                "restarting (attempt 1): task `link` failed: connection reset by peer".to_owned()
+            ),
+            ("Consumer", "restarting with Broker".to_owned()),
+        ]
+    );
+
+    // Back after the 1 s backoff.
+    sleep(Duration::from_secs(1)).await;
+    assert!(health.is_ready(), "down: {:?}", health.down());
+    assert!(health.readiness().await.ready);
+    assert!(!std::sync::Arc::ptr_eq(
+        first_broker.as_arc(),
+        app.get::<Broker>().as_arc()
+    ));
+
+    // Dependents stopped before their dependency, each phase for the whole
+    // subgraph before the next; started again after it.
+    let i = |e: &str, n: usize| LOG.index(e, n);
+    assert!(i("Consumer.stop_intake", 0) < i("Broker.stop_intake", 0));
+    assert!(i("Broker.stop_intake", 0) < i("Consumer.drain", 0));
+    assert!(i("Consumer.drain", 0) < i("Broker.drain", 0));
+    assert!(i("Broker.drain", 0) < i("Consumer.teardown", 0));
+    assert!(i("Consumer.teardown", 0) < i("Broker.teardown", 0));
+    assert!(i("Broker.teardown", 0) < i("Broker.init", 1));
+    assert!(i("Broker.start", 1) < i("Consumer.init", 1));
+    // The backoff, exactly: from the end of the teardown to the new init.
+    assert_eq!(
+        LOG.at("Broker.init", 1) - LOG.at("Broker.teardown", 0),
+        Duration::from_secs(1)
+    );
+    // Outside the subgraph: its dependency and an unrelated component.
+    for untouched in ["Base", "Other"] {
+        assert_eq!(LOG.count(&format!("{untouched}.init")), 1);
+        assert_eq!(LOG.count(&format!("{untouched}.stop_intake")), 0);
+        assert_eq!(LOG.count(&format!("{untouched}.teardown")), 0);
+    }
+
+    // 2nd failure within the window: twice the backoff.
+    FAIL.notify_one();
+    sleep(Duration::from_secs(3)).await;
+    assert!(health.is_ready());
+    assert_eq!(
+        LOG.at("Broker.init", 2) - LOG.at("Broker.teardown", 1),
+        Duration::from_secs(2)
+    );
+
+    let report = app.shutdown().await;
+    assert!(report.is_clean(), "{}", report.failures());
+    assert_eq!(report.restarts.len(), 2);
+    let first = &report.restarts[0];
+    assert_eq!(first.component, "Broker");
+    assert_eq!(first.attempt, 1);
+    assert_eq!(
+        first.cause,
+        Cause::TaskFailed {
+            task: "link".into(),
+            error: "connection reset by peer".into()
+        }
+    );
+    assert_eq!(first.subgraph, ["Broker", "Consumer"]);
+    assert_eq!(first.backoff, Duration::from_secs(1));
+    assert_eq!(first.down_for, Some(Duration::from_secs(1)));
+    assert_eq!(report.restarts[1].attempt, 2);
+    assert_eq!(report.restarts[1].backoff, Duration::from_secs(2));
+    let stopped: Vec<_> = first
+        .records
+        .iter()
+        .map(|r| (r.component, r.phase))
+        .collect();
+    assert!(stopped.contains(&("Consumer", Phase::Teardown)));
+    assert!(stopped.contains(&("Broker", Phase::Start)));
+    // The final shutdown reached everything once more, Base and Other once.
+    assert_eq!(LOG.count("Base.teardown"), 1);
+    assert_eq!(LOG.count("Broker.teardown"), 3);
+}
+
+mod limit {
+    //! Flaky <- Client; Flaky may restart twice a minute.
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Flaky, deps = [], log = LOG, fail = FAIL);
+    component!(Client, deps = [Flaky], log = LOG, fail = NEVER);
+}
+
+#[tokio::test(start_paused = true)]
+async fn beyond_the_intensity_limit_the_application_shuts_down_not_clean() {
+    use limit::*;
+    let app = quiet()
+        .only::<Client>()
+        .restart::<Flaky>(policy(Duration::from_millis(500), 2))
+        .start()
+        .await
+        .expect("starts");
+    for _ in 0..2 {
+        FAIL.notify_one();
+        sleep(Duration::from_secs(5)).await;
+        assert!(app.health().is_ready());
+    }
+    FAIL.notify_one();
+    let report = app.finished().await;
+    assert!(!report.is_clean());
+    assert_eq!(report.restarts.len(), 2);
+    match &report.reason {
+        Some(ShutdownReason::RestartLimit {
+            component,
+            restarts,
+            window,
+            cause,
+        }) => {
+            assert_eq!(*component, "Flaky");
+            assert_eq!(*restarts, 2);
+            assert_eq!(*window, Duration::from_secs(60));
+            assert!(cause.contains("connection reset by peer"), "{cause}");
+        }
+        other => panic!("reason: {other:?}"),
+    }
+    let error = report.into_result().expect_err("not clean").to_string();
+    assert!(
+        error.contains("Flaky failed again after 2 restarts within 60s"),
+        "{error}"
+    );
+    assert_eq!(LOG.count("Flaky.init"), 3);
+    assert_eq!(LOG.count("Client.teardown"), 3);
+}
+
+mod window {
+    //! Restarts older than the window no longer count.
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Windowed, deps = [], log = LOG, fail = FAIL);
+}
+
+#[tokio::test(start_paused = true)]
+async fn restarts_outside_the_window_do_not_count_and_backoff_starts_over() {
+    use window::*;
+    let app = quiet()
+        .only::<Windowed>()
+        .restart::<Windowed>(
+            policy(Duration::from_secs(1), 1).intensity(1, Duration::from_secs(10)),
+        )
+        .start()
+        .await
+        .expect("starts");
+    for _ in 0..3 {
+        FAIL.notify_one();
+        sleep(Duration::from_secs(11)).await;
+        assert!(app.health().is_ready());
+    }
+    let report = app.shutdown().await;
+    assert!(report.is_clean(), "{}", report.failures());
+    let backoffs: Vec<_> = report
+        .restarts
+        .iter()
+        .map(|r| (r.attempt, r.backoff))
+        .collect();
+    assert_eq!(backoffs, [(1, Duration::from_secs(1)); 3]);
+}
+
+mod signal {
+    //! Store <- Api; Api's drain takes 5 s.
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Store, deps = [], log = LOG, fail = FAIL);
+    component!(
+        Api,
+        deps = [Store],
+        log = LOG,
+        fail = NEVER,
+        drain = Duration::from_secs(5)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_during_a_restart_stops_everything_and_restarts_nothing() {
+    use signal::*;
+    let app = quiet()
+        .only::<Api>()
+        .restart::<Store>(policy(Duration::from_secs(1), 5))
+        .start()
+        .await
+        .expect("starts");
+    FAIL.notify_one();
+    // In the middle of the restart's drain of Api.
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(LOG.count("Api.drain"), 1);
+    assert_eq!(LOG.count("Api.teardown"), 0);
+    let began = Instant::now();
+    let report = app.shutdown().await;
+    // The restart's own stop finished under its deadlines; nothing was
+    // built again, and nothing was torn down twice.
+    assert_eq!(LOG.count("Store.init"), 1);
+    assert_eq!(LOG.count("Api.init"), 1);
+    assert_eq!(LOG.count("Api.teardown"), 1);
+    assert_eq!(LOG.count("Store.teardown"), 1);
+    assert!(Instant::now() - began <= Duration::from_secs(4));
+    assert_eq!(report.reason, Some(ShutdownReason::Trigger));
+    assert_eq!(report.restarts.len(), 1);
+    assert_eq!(report.restarts[0].down_for, None);
+    assert!(report.restarts[0].subgraph.is_empty());
+    assert!(report.is_clean(), "{}", report.failures());
+}
+
+mod backoff_signal {
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Waiting, deps = [], log = LOG, fail = FAIL);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_during_the_backoff_ends_the_wait_at_once() {
+    use backoff_signal::*;
+    let app = quiet()
+        .only::<Waiting>()
+        .restart::<Waiting>(policy(Duration::from_secs(8), 5))
+        .start()
+        .await
+        .expect("starts");
+    FAIL.notify_one();
+    sleep(Duration::from_secs(1)).await;
+    let began = Instant::now();
+    let report = app.shutdown().await;
+    assert_eq!(Instant::now(), began, "no waiting for the backoff");
+    assert_eq!(LOG.count("Waiting.init"), 1);
+    assert_eq!(LOG.count("Waiting.teardown"), 1);
+    assert!(report.is_clean(), "{}", report.failures());
+}
+
+mod after_shutdown {
+    //! Late's task fails only after shutdown began (during Late's drain).
+    use super::*;
+    pub static LOG: Log = Log::new();
+
+    #[derive(Component)]
+    pub struct Late;
+    impl Service for Late {
+        async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            LOG.push("Late.init");
+            Ok(Late)
+        }
+        async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+            let stopped = cx.shutdown_started();
+            cx.spawn("flush", async move {
+                stopped.await;
+                sleep(Duration::from_millis(10)).await;
+                Err(lifecycle::Error::msg("broker gone while flushing"))
+            });
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_after_shutdown_began_is_reported_never_restarted() {
+    use after_shutdown::*;
+    let app = quiet()
+        .only::<Late>()
+        .restart::<Late>(policy(Duration::from_millis(1), 5))
+        .start()
+        .await
+        .expect("starts");
+    let report = app.shutdown().await;
+    assert_eq!(LOG.count("Late.init"), 1);
+    assert!(report.restarts.is_empty());
+    assert_eq!(report.task_failures.len(), 1);
+    assert!(!report.is_clean());
+}
+
+mod requested {
+    //! Asks for its own restart from its readiness-watching task; `Unsure`
+    //! fails its readiness check for a while.
+    use super::*;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    pub static LOG: Log = Log::new();
+    pub static ASK: Notify = Notify::const_new();
+    pub static HEALTHY: AtomicBool = AtomicBool::new(true);
+    pub static INCARNATIONS: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Component)]
+    pub struct Asker;
+    impl Service for Asker {
+        async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            LOG.push("Asker.init");
+            Ok(Asker)
+        }
+        async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+            let cx = cx.clone();
+            let stopped = cx.shutdown_started();
+            cx.clone().spawn("watch", async move {
+                tokio::select! {
+                    () = ASK.notified() => cx.request_restart("lost the session"),
+                    () = stopped => {}
+                }
+                Ok(())
+            });
+            Ok(())
+        }
+    }
+
+    #[derive(Component)]
+    pub struct Unsure;
+    impl Service for Unsure {
+        async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            INCARNATIONS.fetch_add(1, Ordering::SeqCst);
+            HEALTHY.store(true, Ordering::SeqCst);
+            Ok(Unsure)
+        }
+        async fn ready(&self) -> lifecycle::Result<()> {
+            if HEALTHY.load(Ordering::SeqCst) {
+                Ok(())
+            } else {
+                Err(lifecycle::Error::msg("publisher channel closed"))
+            }
+        }
+    }
+
+    #[derive(Component)]
+    pub struct Bare;
+    impl Service for Bare {
+        async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            Ok(Bare)
+        }
+        async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+            cx.request_restart("wants a restart it has no policy for");
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_component_can_ask_for_its_own_restart() {
+    use requested::*;
+    let app = quiet()
+        .only::<Asker>()
+        .restart::<Asker>(policy(Duration::from_millis(100), 5))
+        .start()
+        .await
+        .expect("starts");
+    ASK.notify_one();
+    sleep(Duration::from_secs(1)).await;
+    assert_eq!(LOG.count("Asker.init"), 2);
+    let report = app.shutdown().await;
+    assert_eq!(
+        report.restarts[0].cause,
+        Cause::Requested("lost the session".into())
+    );
+    assert!(report.is_clean(), "{}", report.failures());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_readiness_check_failing_too_long_restarts_the_component() {
+    use requested::*;
+    use std::sync::atomic::Ordering;
+    let app = quiet()
+        .only::<Unsure>()
+        .restart::<Unsure>(
+            policy(Duration::from_millis(100), 5).when_not_ready_for(Duration::from_secs(4)),
+        )
+        .start()
+        .await
+        .expect("starts");
+    HEALTHY.store(false, Ordering::SeqCst);
+    sleep(Duration::from_secs(3)).await;
+    // Not ready, but not yet for long enough.
+    let readiness = app.health().readiness().await;
+    assert_eq!(
+        readiness.not_ready,
+        [("Unsure", "publisher channel closed".to_owned())]
+    );
+    assert_eq!(INCARNATIONS.load(Ordering::SeqCst), 1);
+    sleep(Duration::from_secs(3)).await;
+    assert_eq!(INCARNATIONS.load(Ordering::SeqCst), 2);
+    assert!(app.health().readiness().await.ready);
+    let report = app.shutdown().await;
+    assert!(matches!(report.restarts[0].cause, Cause::NotReady(_)));
+    assert!(report.is_clean(), "{}", report.failures());
+}
+
+#[tokio::test(start_paused = true)]
+async fn asking_for_a_restart_without_a_policy_shuts_down_not_clean() {
+    use requested::*;
+    let report = quiet()
+        .only::<Bare>()
+        .run_with_report()
+        .await
+        .expect("runs");
+    assert!(matches!(
+        report.reason,
+        Some(ShutdownReason::Failed {
+            component: "Bare",
+            ..
+        })
+    ));
+    assert!(!report.is_clean());
+}
+
+mod default {
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Plain, deps = [], log = LOG, fail = FAIL);
+}
+
+#[tokio::test(start_paused = true)]
+async fn without_a_policy_a_failure_still_shuts_the_application_down() {
+    use default::*;
+    let app = quiet().only::<Plain>().start().await.expect("starts");
+    FAIL.notify_one();
+    let report = app.finished().await;
+    assert!(matches!(
+        report.reason,
+        Some(ShutdownReason::TaskFailed {
+            component: "Plain",
+            ..
+        })
+    ));
+    assert!(report.restarts.is_empty());
+    assert_eq!(LOG.count("Plain.init"), 1);
+    assert!(!report.is_clean());
+}
+
+#[tokio::test]
+async fn a_policy_for_a_component_outside_the_run_is_a_configuration_error() {
+    let error = quiet()
+        .only::<default::Plain>()
+        .restart::<graph::Broker>(Restart::on_failure())
+        .start()
+        .await
+        .expect_err("refused");
+    assert!(error.to_string().contains("`restart`"), "{error}");
+}
