@@ -121,6 +121,12 @@ impl Service for Outbox {
         flushed?;
         closed
     }
+
+    /// Not ready while orders cannot be published (the broker is away):
+    /// they would wait in the outbox. The publisher reconnects by itself.
+    async fn ready(&self) -> lifecycle::Result<()> {
+        self.publisher.ready().await
+    }
 }
 
 /// The HTTP API, served with connection draining and health probes.
@@ -215,6 +221,20 @@ struct OrderView {
 
 type Failure = (StatusCode, String);
 
+/// A database error: `503` when the database cannot be reached (the pool's
+/// bounded acquire gave up, the connection was lost), so clients retry
+/// elsewhere or later; `500` otherwise.
+fn db(error: sqlx::Error) -> Failure {
+    if lifecycle::postgres::is_unavailable(&error) {
+        tracing::warn!(%error, "database unavailable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable".to_owned(),
+        );
+    }
+    internal(error)
+}
+
 fn internal(error: impl std::fmt::Display) -> Failure {
     tracing::error!(%error, "request failed");
     (
@@ -253,7 +273,7 @@ async fn create_order(
 
     // The order, its lines and its outbox row: all or nothing. If this
     // request is cut off before the commit, the transaction rolls back.
-    let mut tx = shop.db.pool.begin().await.map_err(internal)?;
+    let mut tx = shop.db.pool.begin().await.map_err(db)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (line_count, total_cents) VALUES ($1, $2) RETURNING id",
     )
@@ -261,7 +281,7 @@ async fn create_order(
     .bind(total)
     .fetch_one(&mut *tx)
     .await
-    .map_err(internal)?;
+    .map_err(db)?;
     for (line, (item, price)) in priced.iter().enumerate() {
         if !shop.line_delay.is_zero() {
             tokio::time::sleep(shop.line_delay).await;
@@ -274,14 +294,14 @@ async fn create_order(
             .bind(price)
             .execute(&mut *tx)
             .await
-            .map_err(internal)?;
+            .map_err(db)?;
     }
     sqlx::query("INSERT INTO outbox (order_id) VALUES ($1)")
         .bind(id)
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
 
     // Committed: the order exists. Publishing can fail without losing it;
     // the relay will send it.
@@ -302,7 +322,7 @@ async fn order(State(shop): State<Shop>, Path(id): Path<i64>) -> Result<Json<Ord
         .bind(id)
         .fetch_optional(pool)
         .await
-        .map_err(internal)?;
+        .map_err(db)?;
     let Some(total_cents) = total else {
         return Err((StatusCode::NOT_FOUND, format!("no order {id}")));
     };
@@ -312,7 +332,7 @@ async fn order(State(shop): State<Shop>, Path(id): Path<i64>) -> Result<Json<Ord
     .bind(id)
     .fetch_all(pool)
     .await
-    .map_err(internal)?
+    .map_err(db)?
     .into_iter()
     .map(|(sku, quantity)| Item { sku, quantity })
     .collect();
@@ -321,7 +341,7 @@ async fn order(State(shop): State<Shop>, Path(id): Path<i64>) -> Result<Json<Ord
             .bind(id)
             .fetch_one(pool)
             .await
-            .map_err(internal)?;
+            .map_err(db)?;
     Ok(Json(OrderView {
         id,
         total_cents,
