@@ -728,7 +728,13 @@ struct Link {
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher")
-            .field("broken", &*self.broken.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            .field(
+                "broken",
+                &*self
+                    .broken
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
             .finish_non_exhaustive()
     }
 }

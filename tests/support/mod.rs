@@ -3,7 +3,9 @@
 
 pub mod haproxy;
 pub mod load;
+pub mod proxy;
 pub mod services;
+pub mod shop;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -102,6 +104,24 @@ impl Process {
                 ),
             }
         }
+    }
+
+    /// Whether the process is still running (it has not exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The lines printed so far that contain `needle` (reads what is
+    /// waiting first, without blocking).
+    pub fn lines_with(&mut self, needle: &str) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
     }
 
     /// Sends a signal by name (`TERM`, `INT`, `KILL`) with the system's `kill`.
