@@ -36,7 +36,8 @@
 //! - `SHOP_LINE_DELAY_MS`: simulated latency per order line written, default 0;
 //! - `SHOP_HANG_ON`: a message id whose handler never finishes (a demo of
 //!   the drain deadline);
-//! - `SHOP_HEALTH_ADDR`: the worker's health probes, default `127.0.0.1:8081`;
+//! - `SHOP_HEALTH_ADDR`: where the worker serves its health probes
+//!   (`/health/ready`, `/health/live`), if set;
 //! - `SHOP_DB_ACQUIRE_MS`: how long a request waits for a database
 //!   connection before it is answered `503`, default 500;
 //! - `SHOP_RESTARTS`: how many restarts of the worker's consumer a minute
@@ -212,16 +213,23 @@ async fn main() -> lifecycle::Result<()> {
         Role::Api => builder.only::<api::Api>(),
         // The consumer reconnects through a restart: its connection, its
         // channel and its unacknowledged messages go together.
-        Role::Worker => builder
-            .only::<worker::Worker>()
-            .only::<worker::Probes>()
-            .restart::<worker::Worker>(
-                Restart::on_failure()
-                    .backoff(Duration::from_millis(250), Duration::from_secs(2))
-                    .intensity(number("SHOP_RESTARTS", 30)?, Duration::from_secs(60)),
-            ),
+        Role::Worker => with_probes(builder.only::<worker::Worker>()).restart::<worker::Worker>(
+            Restart::on_failure()
+                .backoff(Duration::from_millis(250), Duration::from_secs(2))
+                .intensity(number("SHOP_RESTARTS", 30)?, Duration::from_secs(60))
+                // A consumer whose connection is down but did not fail.
+                .when_not_ready_for(Duration::from_secs(3)),
+        ),
     };
     builder.run().await
+}
+
+/// The worker's health probes, when `SHOP_HEALTH_ADDR` asks for them.
+fn with_probes(builder: lifecycle::Builder) -> lifecycle::Builder {
+    match std::env::var("SHOP_HEALTH_ADDR") {
+        Ok(addr) if !addr.is_empty() => builder.only::<worker::Probes>(),
+        _ => builder,
+    }
 }
 
 /// `--role api|worker`, or `SHOP_ROLE`.

@@ -25,19 +25,27 @@ const CUT_FOR: Duration = Duration::from_secs(3);
 /// One order every this often.
 const ORDER_EVERY: Duration = Duration::from_millis(20);
 
-/// Waits until `probe` says `want` (polling every 50 ms), up to `timeout`;
-/// returns how long it took, or panics with the last body.
-fn until_ready_is(addr: SocketAddr, want: bool, timeout: Duration, who: &str) -> Duration {
+/// Waits until the readiness of `process` at `addr` is `want` (polling every
+/// 50 ms), up to `timeout`; returns how long it took, or panics with the
+/// last body and the process's output.
+fn until_ready_is(
+    process: &mut Process,
+    addr: SocketAddr,
+    want: bool,
+    timeout: Duration,
+) -> Duration {
     let began = Instant::now();
     loop {
         let (is, body) = ready(addr);
         if is == want {
             return began.elapsed();
         }
-        assert!(
-            began.elapsed() < timeout,
-            "{who}: readiness still {is} after {timeout:?}: {body}"
-        );
+        if began.elapsed() > timeout {
+            panic!(
+                "readiness still {is} after {timeout:?}: {body}\noutput:\n{}",
+                process.lines_with("").join("\n")
+            );
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -105,8 +113,8 @@ fn the_shop_survives_three_broker_cuts_and_ships_every_order_once() {
         std::thread::sleep(Duration::from_secs(2));
         let cut_at = Instant::now();
         proxy.cut();
-        let worker_down = until_ready_is(worker_health, false, CUT_FOR, "worker");
-        let api_down = until_ready_is(api_addr, false, CUT_FOR, "api");
+        let worker_down = until_ready_is(&mut worker, worker_health, false, CUT_FOR);
+        let api_down = until_ready_is(&mut api, api_addr, false, CUT_FOR);
         std::thread::sleep(CUT_FOR.saturating_sub(cut_at.elapsed()));
         let (_, worker_body) = ready(worker_health);
         let (_, api_body) = ready(api_addr);
@@ -115,8 +123,8 @@ fn the_shop_survives_three_broker_cuts_and_ships_every_order_once() {
         assert!(worker_body.contains("Worker"), "{worker_body}");
         assert!(api_body.contains("Outbox"), "{api_body}");
         proxy.restore();
-        let worker_up = until_ready_is(worker_health, true, Duration::from_secs(15), "worker");
-        let api_up = until_ready_is(api_addr, true, Duration::from_secs(15), "api");
+        let worker_up = until_ready_is(&mut worker, worker_health, true, Duration::from_secs(15));
+        let api_up = until_ready_is(&mut api, api_addr, true, Duration::from_secs(15));
         figures.push((cut, worker_down, api_down, worker_up, api_up));
         assert!(worker.is_running(), "the worker exited");
         assert!(api.is_running(), "the api exited");

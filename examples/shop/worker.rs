@@ -56,7 +56,7 @@ impl Service for Worker {
 }
 
 /// The worker's health probes (`/health/ready` names the consumer while it
-/// is down or restarting), on `SHOP_HEALTH_ADDR`. Depends on nothing the
+/// is down or restarting), on `SHOP_HEALTH_ADDR` when it is set. Depends on nothing the
 /// consumer restarts with, so the probes keep answering through a restart.
 #[derive(Component)]
 #[component(depends_on = [Settings])]
@@ -66,7 +66,7 @@ pub struct Probes {
 
 impl Service for Probes {
     async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let server = Server::new(Router::new()).bind_env("SHOP_HEALTH_ADDR", "127.0.0.1:8081")?;
+        let server = Server::new(Router::new()).bind_env("SHOP_HEALTH_ADDR", "127.0.0.1:0")?;
         Ok(Probes { server })
     }
     async fn start(&self, cx: &Context) -> lifecycle::Result<()> {

@@ -115,6 +115,14 @@ pub use lapin;
 /// The default prefetch: at most this many unacknowledged messages per consumer.
 pub const DEFAULT_PREFETCH: u16 = 32;
 
+/// How often a running consumer checks that its channel is still connected
+/// (a lost connection does not always end the stream of deliveries).
+pub const CONNECTION_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// How long an ack or nack may take before the consumer gives up on it (the
+/// message stays unacknowledged, so the broker redelivers it).
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The default [margin](Consumer::deadline_margin) kept before the drain deadline.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
 
@@ -210,6 +218,12 @@ pub enum Error {
     /// the application was running.
     #[error("the broker cancelled the subscription to queue `{queue}`")]
     CancelledByBroker {
+        /// The queue.
+        queue: String,
+    },
+    /// The connection or channel of a consumer was lost while it ran.
+    #[error("the amqp connection of the consumer of queue `{queue}` was lost")]
+    ConnectionLost {
         /// The queue.
         queue: String,
     },
@@ -574,6 +588,9 @@ impl Consuming {
         let mut in_flight: HashMap<tokio::task::Id, InFlight> = HashMap::new();
         let mut subscribed = true;
         let mut expired = false;
+        // A lost connection does not always end the delivery stream: look.
+        let mut watch = tokio::time::interval(CONNECTION_CHECK_EVERY);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if !subscribed && handlers.is_empty() {
                 return Ok(());
@@ -584,6 +601,16 @@ impl Consuming {
                     expired = true;
                     subscribed = false;
                     handlers.abort_all();
+                }
+                _ = watch.tick(), if subscribed && !self.shared.stopping.is_cancelled() => {
+                    let connected = self
+                        .shared
+                        .channel
+                        .get()
+                        .is_none_or(|(channel, _)| channel.status().connected());
+                    if !connected {
+                        return Err(Error::ConnectionLost { queue: self.queue.clone() }.into());
+                    }
                 }
                 Some(joined) = handlers.join_next_with_id(), if !handlers.is_empty() => {
                     let (id, outcome) = match joined {
@@ -648,15 +675,22 @@ impl Consuming {
         outcome: Result<crate::Result<()>, tokio::task::JoinError>,
     ) {
         match outcome {
-            Ok(Ok(())) => match message.acker.ack(BasicAckOptions::default()).await {
-                Ok(_) => {
-                    self.shared.acked.fetch_add(1, Ordering::Relaxed);
+            Ok(Ok(())) => {
+                // On a lost connection an ack may never return: bounded.
+                let ack = message.acker.ack(BasicAckOptions::default());
+                match tokio::time::timeout(SETTLE_TIMEOUT, ack).await {
+                    Ok(Ok(_)) => {
+                        self.shared.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The broker will redeliver it: the handler must be idempotent.
+                    Ok(Err(error)) => {
+                        tracing::warn!(queue = %self.queue, %error, "ack failed; the message will be redelivered")
+                    }
+                    Err(_) => {
+                        tracing::warn!(queue = %self.queue, "ack not sent in time; the message will be redelivered")
+                    }
                 }
-                // The broker will redeliver it: the handler must be idempotent.
-                Err(error) => {
-                    tracing::warn!(queue = %self.queue, %error, "ack failed; the message will be redelivered")
-                }
-            },
+            }
             Err(error) if error.is_cancelled() => {
                 self.shared
                     .requeued_at_deadline
@@ -683,9 +717,17 @@ async fn nack(acker: &Acker, requeue: bool) {
         multiple: false,
         requeue,
     };
-    if let Err(error) = acker.nack(options).await {
+    match tokio::time::timeout(SETTLE_TIMEOUT, acker.nack(options)).await {
+        Ok(Ok(_)) => {}
         // Still unacknowledged: the broker requeues it when the channel closes.
-        tracing::warn!(%error, "nack failed; the broker requeues the message when the channel closes");
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "nack failed; the broker requeues the message when the channel closes")
+        }
+        Err(_) => {
+            tracing::warn!(
+                "nack not sent in time; the broker requeues the message when the channel closes"
+            )
+        }
     }
 }
 

@@ -409,6 +409,19 @@ impl Report {
                 ("error", Value::Str(&t.error)),
             ]))
         });
+        let restarts = self.restarts.iter().map(|r| {
+            let cause = r.cause.to_string();
+            let subgraph = array(r.subgraph.iter().map(|c| Value::Str(c)), false);
+            Value::Raw(object([
+                ("component", Value::Str(r.component)),
+                ("cause", Value::Str(&cause)),
+                ("attempt", Value::Int(u128::from(r.attempt))),
+                ("subgraph", Value::Raw(subgraph)),
+                ("backoff_ms", Value::Millis(r.backoff)),
+                ("at_ms", Value::Millis(r.at)),
+                ("down_for_ms", r.down_for.map_or(Value::Null, Value::Millis)),
+            ]))
+        });
         let reason = self.reason.as_ref().map(ToString::to_string);
         let fields = [
             ("clean", Value::Bool(self.is_clean())),
@@ -421,6 +434,7 @@ impl Report {
             ),
             ("records", Value::Raw(array(records, true))),
             ("task_failures", Value::Raw(array(tasks, true))),
+            ("restarts", Value::Raw(array(restarts, true))),
         ];
         // One field per line, records one per line: readable and diffable.
         let mut out = String::from("{\n");
@@ -637,7 +651,8 @@ impl fmt::Display for Table<'_> {
             .task_failures
             .iter()
             .map(|t| format!("task `{}` of {} failed: {}", t.task, t.component, t.error));
-        for note in notes.into_iter().chain(tasks) {
+        let restarts = report.restarts.iter().map(|r| format!("restart: {r}"));
+        for note in notes.into_iter().chain(tasks).chain(restarts) {
             for line in wrap(&one_line(&note), TABLE_WIDTH) {
                 writeln!(f, "{line}")?;
             }
