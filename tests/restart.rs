@@ -232,7 +232,7 @@ async fn restarts_the_subgraph_in_order_with_backoff_and_leaves_the_rest_alone()
     let json = report.to_json();
     let json: Vec<&str> = json.lines().filter(|l| l.contains("\"cause\"")).collect();
     assert_eq!(json.len(), 2, "{json:?}");
-    assert!(json[0].contains("\"down_for_ms\":1000"), "{}", json[0]);
+    assert!(json[0].contains("\"down_for_ms\": 1000"), "{}", json[0]);
     // The final shutdown reached everything once more, Base and Other once.
     assert_eq!(LOG.count("Base.teardown"), 1);
     assert_eq!(LOG.count("Broker.teardown"), 3);
