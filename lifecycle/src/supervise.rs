@@ -354,9 +354,9 @@ async fn restart(
         },
     )
     .await;
-    for j in 0..run.graph.len() {
+    for (j, &member) in members.iter().enumerate() {
         progress.built[j] = run.slots[j].get().is_some();
-        if members[j] && progress.started[j] {
+        if member && progress.started[j] {
             let node = run.graph.nodes[j].name();
             restarted.subgraph.push(node);
             let hooks = run.slots[j].get().map(|instance| instance.hooks);
@@ -448,8 +448,8 @@ impl NotReady {
         }
         loop {
             tokio::time::sleep(self.every).await;
-            for i in 0..self.limits.len() {
-                let Some(limit) = self.limits[i] else {
+            for (i, &limit) in self.limits.iter().enumerate() {
+                let Some(limit) = limit else {
                     continue;
                 };
                 let Some(instance) = run.slots[i].get().filter(|_| started[i]) else {
