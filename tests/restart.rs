@@ -10,49 +10,10 @@
 use lifecycle::{
     Cause, Component, Context, Deps, Lifecycle, Phase, Restart, Service, ShutdownReason,
 };
-use std::sync::Mutex;
+use lifecycle_suite::log::Log;
 use std::time::Duration;
 use tokio::sync::Notify;
 use tokio::time::{sleep, Instant};
-
-/// A log of `"Component.hook"` entries with the (virtual) time they began.
-struct Log(Mutex<Vec<(String, Instant)>>);
-
-impl Log {
-    const fn new() -> Self {
-        Log(Mutex::new(Vec::new()))
-    }
-    fn push(&self, entry: impl Into<String>) {
-        self.0.lock().unwrap().push((entry.into(), Instant::now()));
-    }
-    fn entries(&self) -> Vec<String> {
-        self.0.lock().unwrap().iter().map(|e| e.0.clone()).collect()
-    }
-    fn count(&self, entry: &str) -> usize {
-        self.entries().iter().filter(|e| *e == entry).count()
-    }
-    /// When the `n`th (from 0) `entry` was logged.
-    fn at(&self, entry: &str, n: usize) -> Instant {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.0 == entry)
-            .nth(n)
-            .unwrap_or_else(|| panic!("{entry} #{n} not in {:?}", self.entries()))
-            .1
-    }
-    /// Where the `n`th `entry` is in the log.
-    fn index(&self, entry: &str, n: usize) -> usize {
-        self.entries()
-            .iter()
-            .enumerate()
-            .filter(|e| e.1 == entry)
-            .nth(n)
-            .unwrap_or_else(|| panic!("{entry} #{n} not in {:?}", self.entries()))
-            .0
-    }
-}
 
 fn quiet() -> lifecycle::Builder {
     Lifecycle::builder()

@@ -15,7 +15,7 @@ use crate::startup::start;
 use crate::supervise::{supervise, Failure};
 use crate::supply::Supplies;
 use crate::trigger::Trigger;
-use crate::walk::{guarded, walk, Order};
+use crate::walk::{guarded, walk, Order, Stopped};
 use futures_util::future::BoxFuture;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, oneshot};
@@ -204,18 +204,9 @@ async fn phase(
         .max()
         .unwrap_or_default();
     run.events.phase_begun(phase, longest);
-    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
-    let walked = walk(
-        &run.graph,
-        members,
-        Order::DependentsFirst,
-        interrupt,
-        |i| hook(run, i, phase, began, shutdown_began),
-        |_, record| {
-            report.shutdown.push(record);
-            true
-        },
-    )
+    let walked = run_phase(run, phase, members, began, shutdown_began, |record| {
+        report.shutdown.push(record);
+    })
     .await;
     let Err(stopped) = walked else { return false };
     let stopped_at = shutdown_began.elapsed();
@@ -233,6 +224,32 @@ async fn phase(
         report.shutdown.push(skipped(run, i, phase, stopped_at));
     }
     true
+}
+
+/// Runs the hook of `phase` for the `members`, dependents first, independent
+/// ones at once, each under its deadline from `phase_began`; a second
+/// `SIGINT` cuts all but teardown short. Records count from `since`.
+pub(crate) async fn run_phase(
+    run: &Run,
+    phase: Phase,
+    members: &[bool],
+    phase_began: Instant,
+    since: Instant,
+    mut record: impl FnMut(Record),
+) -> Result<(), Stopped> {
+    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
+    walk(
+        &run.graph,
+        members,
+        Order::DependentsFirst,
+        interrupt,
+        |i| hook(run, i, phase, phase_began, since),
+        |_, r| {
+            record(r);
+            true
+        },
+    )
+    .await
 }
 
 /// Records `phase` as skipped for every member.
@@ -273,7 +290,7 @@ fn abort_tasks(run: &Run) {
 
 /// One component's hook for one shutdown phase. Its deadline counts from the
 /// start of the phase, so a phase never outlasts its longest deadline.
-pub(crate) fn hook(
+fn hook(
     run: &Run,
     i: usize,
     phase: Phase,

@@ -5,7 +5,7 @@
 use crate::phase::Phase;
 use crate::report::{Record, Report, ShutdownReason};
 use crate::restart::{Cause, Restart, Restarted};
-use crate::shutdown::{hook, Run};
+use crate::shutdown::{run_phase, Run};
 use crate::startup::{start_one, Progress};
 use crate::trigger::Trigger;
 use crate::walk::{walk, Order};
@@ -280,19 +280,9 @@ async fn restart(
         } else {
             &started
         };
-        let phase_began = Instant::now();
-        let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
-        let _ = walk(
-            &run.graph,
-            members,
-            Order::DependentsFirst,
-            interrupt,
-            |j| hook(run, j, phase, phase_began, began),
-            |_, record| {
-                records.push(record);
-                true
-            },
-        )
+        let _ = run_phase(run, phase, members, Instant::now(), began, |record| {
+            records.push(record);
+        })
         .await;
     }
     for j in (0..run.graph.len()).filter(|&j| subgraph[j]) {

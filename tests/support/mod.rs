@@ -3,6 +3,7 @@
 
 pub mod haproxy;
 pub mod load;
+pub mod log;
 pub mod proxy;
 pub mod services;
 pub mod shop;
