@@ -557,3 +557,139 @@ async fn a_policy_for_a_component_outside_the_run_is_a_configuration_error() {
         .expect_err("refused");
     assert!(error.to_string().contains("`restart`"), "{error}");
 }
+
+/// Declares module `$m`: Flappy (restarts) <- Follower (no policy of its
+/// own), whose `init` fails while their counters say so. One per test.
+macro_rules! flappy_graph {
+    ($m:ident) => {
+        mod $m {
+            use super::*;
+            use std::sync::atomic::{AtomicUsize, Ordering};
+            pub static LOG: Log = Log::new();
+            pub static FAIL: Notify = Notify::const_new();
+            pub static FLAPPY_INIT_FAILURES: AtomicUsize = AtomicUsize::new(0);
+            pub static FOLLOWER_INIT_FAILURES: AtomicUsize = AtomicUsize::new(0);
+
+            fn fails(counter: &AtomicUsize) -> bool {
+                counter
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok()
+            }
+
+            #[derive(Component)]
+            pub struct Flappy;
+            impl Service for Flappy {
+                async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+                    LOG.push("Flappy.init");
+                    if fails(&FLAPPY_INIT_FAILURES) {
+                        return Err(lifecycle::Error::msg("broker still away"));
+                    }
+                    Ok(Flappy)
+                }
+                async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+                    let stopped = cx.shutdown_started();
+                    cx.spawn("link", async move {
+                        tokio::select! {
+                            () = FAIL.notified() => Err(lifecycle::Error::msg("connection reset by peer")),
+                            () = stopped => Ok(()),
+                        }
+                    });
+                    Ok(())
+                }
+            }
+
+            #[derive(Component)]
+            #[component(depends_on = [Flappy])]
+            pub struct Follower;
+            impl Service for Follower {
+                async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+                    LOG.push("Follower.init");
+                    if fails(&FOLLOWER_INIT_FAILURES) {
+                        return Err(lifecycle::Error::msg("cannot follow"));
+                    }
+                    Ok(Follower)
+                }
+            }
+        }
+    };
+}
+
+flappy_graph!(retry);
+flappy_graph!(follower_fails);
+
+#[tokio::test(start_paused = true)]
+async fn a_start_that_fails_during_a_restart_is_retried_with_the_next_backoff() {
+    use retry::*;
+    use std::sync::atomic::Ordering;
+    let app = quiet()
+        .only::<Follower>()
+        .restart::<Flappy>(policy(Duration::from_secs(1), 5))
+        .start()
+        .await
+        .expect("starts");
+    FLAPPY_INIT_FAILURES.store(2, Ordering::SeqCst);
+    FAIL.notify_one();
+    // Backoff 1 s, init fails; 2 s, init fails; 4 s, init succeeds.
+    sleep(Duration::from_millis(1500)).await;
+    let readiness = app.health().readiness().await;
+    assert_eq!(
+        readiness.not_ready,
+        [
+            (
+                "Flappy",
+                "restarting (attempt 2): start failed: init failed: broker still away".to_owned()
+            ),
+            ("Follower", "restarting with Flappy".to_owned()),
+        ]
+    );
+    sleep(Duration::from_secs(6)).await;
+    assert!(app.health().readiness().await.ready);
+    assert_eq!(LOG.count("Flappy.init"), 4);
+    assert_eq!(LOG.count("Follower.init"), 2);
+    let report = app.shutdown().await;
+    assert!(report.is_clean(), "{}", report.failures());
+    let attempts: Vec<_> = report
+        .restarts
+        .iter()
+        .map(|r| (r.attempt, r.backoff, r.down_for))
+        .collect();
+    assert_eq!(
+        attempts,
+        [
+            (1, Duration::from_secs(1), None),
+            (2, Duration::from_secs(2), None),
+            // Down from the first failure: 1 + 2 + 4 s.
+            (3, Duration::from_secs(4), Some(Duration::from_secs(7))),
+        ]
+    );
+    assert!(matches!(report.restarts[1].cause, Cause::StartFailed(_)));
+    assert_eq!(report.restarts[2].subgraph, ["Flappy", "Follower"]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_dependent_without_a_policy_that_fails_to_start_again_shuts_down() {
+    use follower_fails::*;
+    use std::sync::atomic::Ordering;
+    let app = quiet()
+        .only::<Follower>()
+        .restart::<Flappy>(policy(Duration::from_secs(1), 5))
+        .start()
+        .await
+        .expect("starts");
+    FOLLOWER_INIT_FAILURES.store(1, Ordering::SeqCst);
+    FAIL.notify_one();
+    let report = app.finished().await;
+    assert!(!report.is_clean());
+    match &report.reason {
+        Some(ShutdownReason::Failed { component, cause }) => {
+            assert_eq!(*component, "Follower");
+            assert_eq!(cause, "start failed: init failed: cannot follow");
+        }
+        other => panic!("reason: {other:?}"),
+    }
+    assert!(report
+        .into_result()
+        .expect_err("not clean")
+        .to_string()
+        .contains("Follower failed with no restart policy"));
+}

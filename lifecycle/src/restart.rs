@@ -168,8 +168,10 @@ pub struct Restarted {
     pub backoff: Duration,
     /// When the failure was noticed, since the run began.
     pub at: Duration,
-    /// From the failure until the whole subgraph had started again; `None`
-    /// when it did not (a start failed, or shutdown began meanwhile).
+    /// From the failure that took the subgraph down (for a retry after a
+    /// failed start, the first one) until the whole subgraph had started
+    /// again; `None` when it did not (a start failed, or shutdown began
+    /// meanwhile).
     pub down_for: Option<Duration>,
     /// The hooks the restart ran: stop intake, drain and teardown of the
     /// subgraph, then `init` and `start` again.

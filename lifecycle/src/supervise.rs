@@ -25,6 +25,9 @@ pub(crate) struct Failure {
     pub(crate) generation: u64,
     pub(crate) cause: Cause,
     pub(crate) at: Instant,
+    /// Since when its subgraph has been down: `at`, or for a start that
+    /// failed during a restart, when the first failure took it down.
+    pub(crate) down_since: Instant,
 }
 
 /// One component's incarnations and the way its failures reach the
@@ -79,11 +82,13 @@ impl Watch {
         if trigger.begun.is_cancelled() {
             return Handled::NotTaken;
         }
+        let now = Instant::now();
         let failure = Failure {
             component,
             generation,
             cause,
-            at: Instant::now(),
+            at: now,
+            down_since: now,
         };
         match self.sender.get() {
             Some(sender) if sender.send(failure).is_ok() => Handled::Taken,
@@ -363,9 +368,10 @@ async fn restart(
             generation: run.nodes[j].watch.current().0,
             cause: Cause::StartFailed(why),
             at: Instant::now(),
+            down_since: failure.down_since,
         });
     } else if walked.is_ok() {
-        let down_for = failure.at.elapsed();
+        let down_for = failure.down_since.elapsed();
         restarted.down_for = Some(down_for);
         tracing::info!(
             component = name,
@@ -461,11 +467,13 @@ impl NotReady {
                 let since = *self.since[i].get_or_insert_with(Instant::now);
                 if since.elapsed() >= limit {
                     self.since[i] = None;
+                    let now = Instant::now();
                     return Failure {
                         component: run.graph.nodes[i].name(),
                         generation: run.nodes[i].watch.current().0,
                         cause: Cause::NotReady(error),
-                        at: Instant::now(),
+                        at: now,
+                        down_since: now,
                     };
                 }
             }
