@@ -40,6 +40,9 @@
 //!   (`/health/ready`, `/health/live`), if set;
 //! - `SHOP_DB_ACQUIRE_MS`: how long a request waits for a database
 //!   connection before it is answered `503`, default 500;
+//! - `SHOP_DB_TIMEOUT_MS`: how long a request's database work may take
+//!   before it is answered `503` (a database that stops answering without
+//!   closing its connections), default 5000;
 //! - `SHOP_RESTARTS`: how many restarts of the worker's consumer a minute
 //!   allows before the process gives up, default 30.
 //!
@@ -51,8 +54,9 @@
 //!   next publish; until then the API is not ready and committed orders wait
 //!   in the outbox.
 //! - The database goes away: requests that need it wait at most
-//!   `SHOP_DB_ACQUIRE_MS` for a connection, then get `503`; readiness is
-//!   false until it answers again.
+//!   `SHOP_DB_ACQUIRE_MS` for a connection, and their database work at most
+//!   `SHOP_DB_TIMEOUT_MS`, then get `503`; readiness is false until it
+//!   answers again.
 
 #[path = "shop/api.rs"]
 mod api;
@@ -89,6 +93,7 @@ struct Settings {
     line_delay: Duration,
     hang_on: Option<String>,
     acquire: Duration,
+    db_timeout: Duration,
 }
 
 impl Service for Settings {
@@ -110,6 +115,7 @@ impl Service for Settings {
             line_delay: Duration::from_millis(number("SHOP_LINE_DELAY_MS", 0)?),
             hang_on: std::env::var("SHOP_HANG_ON").ok().filter(|v| !v.is_empty()),
             acquire: Duration::from_millis(number("SHOP_DB_ACQUIRE_MS", 500)?),
+            db_timeout: Duration::from_millis(number("SHOP_DB_TIMEOUT_MS", 5000)?),
         })
     }
 }

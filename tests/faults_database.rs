@@ -1,7 +1,8 @@
 //! The proof that the shop's API fails fast while its database is away: a
 //! TCP proxy between the API (`examples/shop --role api`) and PostgreSQL
-//! cuts every connection and refuses new ones for 3 s, three times, under a
-//! steady load of orders from four clients. Every request made during a
+//! cuts every connection and refuses new ones for 3 s, three times, then
+//! stalls them (forwards nothing, closes nothing: a network partition) for
+//! 3 s, under a steady load of orders from four clients. Every request made during a
 //! cut is answered `503` within 1 s (the pool's bounded acquire), none
 //! hangs; readiness is false during each cut and true after; afterwards
 //! orders succeed again, and every `201` is a row.
@@ -17,7 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-const CUTS: usize = 3;
+/// Three cuts, then a stall.
+const CUTS: usize = 4;
 const CUT_FOR: Duration = Duration::from_secs(3);
 const CLIENTS: usize = 4;
 /// A request not answered within this is a hang.
@@ -48,6 +50,7 @@ fn requests_get_503_within_a_second_while_the_database_is_cut_and_recover() {
             ("SHOP_SCHEMA", &services.name),
             ("SHOP_QUEUE", &services.name),
             ("SHOP_DB_ACQUIRE_MS", "500"),
+            ("SHOP_DB_TIMEOUT_MS", "800"),
         ],
     );
     let addr = addr_in(&api.wait_for("listening", Duration::from_secs(30)), "addr");
@@ -79,7 +82,12 @@ fn requests_get_503_within_a_second_while_the_database_is_cut_and_recover() {
     for _ in 0..CUTS {
         std::thread::sleep(Duration::from_secs(2));
         let cut_at = Instant::now();
-        proxy.cut();
+        let stall = windows.len() == CUTS - 1;
+        if stall {
+            proxy.stall();
+        } else {
+            proxy.cut();
+        }
         let mut not_ready_after = None;
         while cut_at.elapsed() < CUT_FOR {
             if not_ready_after.is_none() && !ready(addr).0 {
@@ -90,6 +98,9 @@ fn requests_get_503_within_a_second_while_the_database_is_cut_and_recover() {
         let (is_ready, body) = ready(addr);
         assert!(!is_ready, "ready while the database is cut: {body}");
         assert!(body.contains("Db"), "{body}");
+        if stall {
+            proxy.cut();
+        }
         proxy.restore();
         let restored_at = Instant::now();
         while !ready(addr).0 {
@@ -132,7 +143,8 @@ fn requests_get_503_within_a_second_while_the_database_is_cut_and_recover() {
 
     for (i, (not_ready_after, ready_after, body)) in readiness.iter().enumerate() {
         println!(
-            "cut {}: not ready after {not_ready_after:?}, ready again {ready_after:?} after the database came back; body while cut: {body}",
+            "{} {}: not ready after {not_ready_after:?}, ready again {ready_after:?} after the database came back; body while cut: {body}",
+            if i + 1 == CUTS { "stall" } else { "cut" },
             i + 1
         );
     }

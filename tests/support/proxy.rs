@@ -1,8 +1,9 @@
 //! A TCP proxy the test controls, between an application and a server
 //! (RabbitMQ, PostgreSQL): [`Proxy::cut`] closes every connection through it
 //! and refuses new ones, as if the server went away, without touching the
-//! shared server that other tests use; [`Proxy::restore`] lets them through
-//! again.
+//! shared server that other tests use; [`Proxy::stall`] forwards nothing
+//! more but closes nothing, as a network partition does (a black hole);
+//! [`Proxy::restore`] lets connections through again.
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -22,6 +23,10 @@ struct State {
     up: AtomicBool,
     /// Bumped by every cut: live connections end when it changes.
     cuts: watch::Sender<u64>,
+    /// Bumped by every stall: live connections stop forwarding.
+    stalls: watch::Sender<u64>,
+    /// Whether new connections are held without forwarding (a stall).
+    stalled: AtomicBool,
     /// Connections refused while cut.
     refused: AtomicUsize,
 }
@@ -35,9 +40,12 @@ impl Proxy {
             .build()
             .expect("proxy runtime");
         let (cuts, _) = watch::channel(0);
+        let (stalls, _) = watch::channel(0);
         let state = Arc::new(State {
             up: AtomicBool::new(true),
             cuts,
+            stalls,
+            stalled: AtomicBool::new(false),
             refused: AtomicUsize::new(0),
         });
         let listener = runtime
@@ -76,8 +84,17 @@ impl Proxy {
         self.state.cuts.send_modify(|n| *n += 1);
     }
 
+    /// Forwards nothing more and closes nothing: live connections and new
+    /// ones hang, as behind a network partition, until a [`cut`](Proxy::cut)
+    /// closes them.
+    pub fn stall(&self) {
+        self.state.stalled.store(true, Ordering::SeqCst);
+        self.state.stalls.send_modify(|n| *n += 1);
+    }
+
     /// Lets connections through again.
     pub fn restore(&self) {
+        self.state.stalled.store(false, Ordering::SeqCst);
         self.state.up.store(true, Ordering::SeqCst);
     }
 
@@ -108,15 +125,27 @@ async fn accept(listener: TcpListener, upstream: SocketAddr, state: Arc<State>) 
             continue;
         }
         let mut cuts = state.cuts.subscribe();
+        if state.stalled.load(Ordering::SeqCst) {
+            // Held open, answered never, until the next cut.
+            tokio::spawn(async move {
+                let _held = client;
+                let _ = cuts.changed().await;
+            });
+            continue;
+        }
+        let mut stalls = state.stalls.subscribe();
         tokio::spawn(async move {
             let Ok(server) = TcpStream::connect(upstream).await else {
                 return;
             };
             let (mut client, mut server) = (client, server);
             tokio::select! {
-                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                _ = cuts.changed() => {}
+                _ = tokio::io::copy_bidirectional(&mut client, &mut server) => return,
+                _ = cuts.changed() => return,
+                _ = stalls.changed() => {}
             }
+            // Stalled: both sides stay open, nothing moves, until a cut.
+            let _ = cuts.changed().await;
             // Both sides closed: the application sees its connection end.
         });
     }
