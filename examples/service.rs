@@ -18,7 +18,7 @@
 //! default 300), `SERVICE_INIT_DELAY_MS` (a slow database connect, default 0),
 //! `SERVICE_HANG_DRAIN=1` (a drain that never ends, cut at its 2 s deadline).
 
-use lifecycle::{Component, Context, Dep, Deps, Lifecycle, Service};
+use lifecycle::{config, Component, Context, Dep, Deps, Lifecycle, Service};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -31,17 +31,14 @@ struct Config {
 
 impl Service for Config {
     async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let ms = |name: &str, default: u64| -> lifecycle::Result<Duration> {
-            let value = std::env::var(name).unwrap_or_else(|_| default.to_string());
-            let ms = value
-                .parse()
-                .map_err(|e| lifecycle::Error::msg(format!("{name}={value:?}: {e}")))?;
-            Ok(Duration::from_millis(ms))
-        };
+        // A bad value fails start-up naming the variable:
+        // `invalid setting `SERVICE_JOB_MS` = "fast": invalid digit found in string`.
+        let ms =
+            |name: &str, default: u64| config::env_or(name, default).map(Duration::from_millis);
         Ok(Config {
             job: ms("SERVICE_JOB_MS", 300)?,
             init_delay: ms("SERVICE_INIT_DELAY_MS", 0)?,
-            hang_drain: std::env::var("SERVICE_HANG_DRAIN").is_ok_and(|v| v == "1"),
+            hang_drain: config::env_or("SERVICE_HANG_DRAIN", 0u8)? == 1,
         })
     }
 }

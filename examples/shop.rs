@@ -63,7 +63,7 @@ mod api;
 #[path = "shop/worker.rs"]
 mod worker;
 
-use lifecycle::http::Error as ConfigError;
+use lifecycle::config::ConfigError;
 use lifecycle::postgres::sqlx::postgres::PgConnectOptions;
 use lifecycle::postgres::{sqlx, Pool};
 use lifecycle::{Component, Context, Deps, Lifecycle, Restart, Service};
@@ -270,11 +270,7 @@ fn number<T: FromStr<Err = std::num::ParseIntError>>(
 }
 
 fn invalid(setting: &str, value: &str, reason: &str) -> ConfigError {
-    ConfigError::Config {
-        setting: setting.to_owned(),
-        value: value.to_owned(),
-        reason: reason.to_owned(),
-    }
+    ConfigError::new(setting, value, reason)
 }
 
 /// The value of command-line flag `name` (`--role api` or `--role=api`).

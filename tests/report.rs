@@ -105,6 +105,15 @@ async fn drain_progress_every_second_and_the_end_is_not_delayed() {
         "{}",
         report.table()
     );
+    // Draining wrote no drain hook, but had work in flight: that is news.
+    assert!(!drain.idle);
+    let table = report.table().to_string();
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with("Draining") && l.contains("drain") && l.contains("2.500s")),
+        "{table}"
+    );
 }
 
 // --- the report in three shapes -------------------------------------------
@@ -468,10 +477,21 @@ fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
         .map(|l| l.split_whitespace().collect::<Vec<_>>())
         .take_while(|cells| cells.len() == 5)
         .collect();
+    // One row per hook the components wrote, and Workers' drain, which
+    // waited for its jobs; the 8 defaults that had nothing to do are left out.
+    let hooks: Vec<(&str, &str)> = rows.iter().map(|r| (r[0], r[1])).collect();
     assert_eq!(
-        rows.len(),
-        3 * 5,
-        "3 components x (init, start, 3 phases):\n{output}"
+        hooks,
+        [
+            ("Store", "init"),
+            ("Queue", "init"),
+            ("Workers", "init"),
+            ("Workers", "start"),
+            ("Workers", "drain"),
+            ("Queue", "teardown"),
+            ("Store", "teardown")
+        ],
+        "{output}"
     );
     assert!(
         rows.iter().all(|r| r[2] == "completed" && r[4] == "no"),
@@ -569,4 +589,76 @@ fn outcome_kinds_are_stable() {
     assert!(!Outcome::Failed("x".into()).is_forced());
     assert!(Outcome::Skipped.is_forced());
     assert!(Outcome::Interrupted.is_forced());
+}
+
+// --- quiet when nothing happens -------------------------------------------
+
+/// Three components that write no hook at all.
+#[derive(Component)]
+struct QuietSettings;
+impl Service for QuietSettings {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(QuietSettings)
+    }
+}
+
+#[derive(Component)]
+#[component(depends_on = [QuietSettings])]
+struct QuietCache;
+impl Service for QuietCache {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(QuietCache)
+    }
+}
+
+#[derive(Component)]
+#[component(depends_on = [QuietCache])]
+struct QuietApi;
+impl Service for QuietApi {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        Ok(QuietApi)
+    }
+    async fn drain(&self, _cx: &Context) -> lifecycle::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn hooks_not_written_cost_no_log_line_and_no_table_row() {
+    let (logs, _guard) = capture();
+    let report = Lifecycle::builder()
+        .hermetic()
+        .print_report(false)
+        .only::<QuietApi>()
+        .shutdown_on(std::future::ready(()))
+        .run_with_report()
+        .await
+        .expect("runs");
+    assert!(report.is_clean());
+    let logs = logs.text();
+    let info: Vec<&str> = logs.lines().filter(|l| l.contains(" INFO ")).collect();
+    // The budget, ready, the trigger, the start of the shutdown, the one
+    // hook written, the end: nothing for the 14 defaults.
+    assert_eq!(info.len(), 6, "{logs}");
+    assert!(
+        info.iter()
+            .any(|l| l.contains("QuietApi") && l.contains("drain completed")),
+        "{logs}"
+    );
+    assert!(
+        !logs.contains("QuietCache") && !logs.contains("QuietSettings"),
+        "{logs}"
+    );
+    let table = report.table().to_string();
+    assert_eq!(
+        table.lines().count(),
+        2 + 3 + 1,
+        "the header, three inits and the one drain:\n{table}"
+    );
+    // The report still has every record, for machines and tests.
+    assert_eq!(report.records().count(), 3 * 5);
+    assert_eq!(
+        report.order(Phase::Teardown),
+        ["QuietApi", "QuietCache", "QuietSettings"]
+    );
 }

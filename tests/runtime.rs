@@ -2,86 +2,65 @@
 //! order and concurrency, failures during start-up, the phase-major shutdown,
 //! deadlines, contained errors and panics, readiness, and every shutdown source.
 //!
-//! All components of all tests live in this one binary, so each test runs only
-//! its own graph with `Builder::only` and keeps its own log.
+//! Written on the `testing` support: hermetic runs (no environment, no OS
+//! signals), `start`/`get`/`shutdown`, and a report that tells the order of
+//! events (`Record::ended_before`, `Report::in_order`) and each outcome, so
+//! no test needs a static to see what happened. All components of all tests
+//! live in this one binary; each test runs only its own graph with `only`.
 
 use lifecycle::{
-    Component, Context, Deps, Lifecycle, Outcome, Phase, Report, Service, ShutdownReason,
+    Component, Context, Deps, Lifecycle, Outcome, Phase, Record, Report, Service, ShutdownReason,
 };
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 use tokio::time::{sleep, Instant};
 
-/// A log of `"Component.hook"` entries with the (virtual) time they began.
-#[derive(Default)]
-struct Log(Mutex<Vec<(String, Instant)>>);
-
-impl Log {
-    const fn new() -> Self {
-        Log(Mutex::new(Vec::new()))
-    }
-    fn push(&self, entry: impl Into<String>) {
-        self.0.lock().unwrap().push((entry.into(), Instant::now()));
-    }
-    fn entries(&self) -> Vec<String> {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(e, _)| e.clone())
-            .collect()
-    }
-    fn at(&self, entry: &str) -> Instant {
-        self.0
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|(e, _)| e == entry)
-            .unwrap_or_else(|| panic!("{entry} not logged"))
-            .1
-    }
-    fn index(&self, entry: &str) -> usize {
-        self.entries()
-            .iter()
-            .position(|e| e == entry)
-            .unwrap_or_else(|| panic!("{entry} not in {:?}", self.entries()))
-    }
+fn hermetic() -> lifecycle::Builder {
+    Lifecycle::builder().hermetic().print_report(false)
 }
 
-fn quiet() -> lifecycle::Builder {
-    Lifecycle::builder().handle_signals(false)
+/// The record of `component`'s `phase`; panics with the table when missing.
+fn record<'r>(report: &'r Report, component: &str, phase: Phase) -> &'r Record {
+    report
+        .record(component, phase)
+        .unwrap_or_else(|| panic!("no {component} {phase}:\n{}", report.table()))
 }
 
-/// Declares a component that logs every hook to `$log`, sleeping `$init` in
-/// `init` and `$hook` in each shutdown hook.
-macro_rules! logged {
-    ($name:ident, $log:path, deps = [$($dep:ident),*], init = $init:expr, hook = $hook:expr) => {
+/// Every hook that began, as `Component.phase`, in the order they began.
+fn sequence(report: &Report) -> Vec<String> {
+    report
+        .in_order()
+        .iter()
+        .filter(|r| r.outcome != Outcome::Skipped)
+        .map(|r| format!("{}.{}", r.component, r.phase))
+        .collect()
+}
+
+/// Declares a component that writes every hook, sleeping `$init` in `init`
+/// and `$hook` in each shutdown hook.
+macro_rules! sleepy {
+    ($name:ident, deps = [$($dep:ident),*], init = $init:expr, hook = $hook:expr) => {
         #[derive(Component)]
         #[component(depends_on = [$($dep),*])]
         pub struct $name;
         impl Service for $name {
             async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
-                $log.push(concat!(stringify!($name), ".init"));
                 sleep($init).await;
                 Ok($name)
             }
             async fn start(&self, _cx: &Context) -> lifecycle::Result<()> {
-                $log.push(concat!(stringify!($name), ".start"));
                 Ok(())
             }
             async fn stop_intake(&self, _cx: &Context) -> lifecycle::Result<()> {
-                $log.push(concat!(stringify!($name), ".stop_intake"));
                 sleep($hook).await;
                 Ok(())
             }
             async fn drain(&self, _cx: &Context) -> lifecycle::Result<()> {
-                $log.push(concat!(stringify!($name), ".drain"));
                 sleep($hook).await;
                 Ok(())
             }
             async fn teardown(&self, _cx: &Context) -> lifecycle::Result<()> {
-                $log.push(concat!(stringify!($name), ".teardown"));
                 sleep($hook).await;
                 Ok(())
             }
@@ -93,18 +72,16 @@ macro_rules! logged {
 /// Config -> {Db, Cache} -> Repo -> {Api, Worker}, with a `Top` tying them.
 mod graph {
     use super::*;
-    pub static LOG: Log = Log::new();
     const INIT: Duration = Duration::from_millis(500);
     const HOOK: Duration = Duration::from_millis(1000);
-    logged!(Config, LOG, deps = [], init = INIT, hook = HOOK);
-    logged!(Db, LOG, deps = [Config], init = INIT, hook = HOOK);
-    logged!(Cache, LOG, deps = [Config], init = INIT, hook = HOOK);
-    logged!(Repo, LOG, deps = [Db, Cache], init = INIT, hook = HOOK);
-    logged!(Api, LOG, deps = [Repo], init = INIT, hook = HOOK);
-    logged!(Worker, LOG, deps = [Repo], init = INIT, hook = HOOK);
-    logged!(
+    sleepy!(Config, deps = [], init = INIT, hook = HOOK);
+    sleepy!(Db, deps = [Config], init = INIT, hook = HOOK);
+    sleepy!(Cache, deps = [Config], init = INIT, hook = HOOK);
+    sleepy!(Repo, deps = [Db, Cache], init = INIT, hook = HOOK);
+    sleepy!(Api, deps = [Repo], init = INIT, hook = HOOK);
+    sleepy!(Worker, deps = [Repo], init = INIT, hook = HOOK);
+    sleepy!(
         Top,
-        LOG,
         deps = [Api, Worker],
         init = Duration::ZERO,
         hook = Duration::ZERO
@@ -127,61 +104,66 @@ mod graph {
 async fn starts_in_dependency_order_with_independent_components_concurrently() {
     use graph::*;
     let began = Instant::now();
-    let report = quiet()
-        .only::<Top>()
-        .shutdown_on(sleep(Duration::from_secs(60)))
-        .run_with_report()
-        .await
-        .unwrap();
-    assert!(report.is_clean(), "{}", report.failures());
-
-    // Every dependency started before its dependent was even built.
-    for (dependent, dependency) in EDGES {
-        assert!(
-            LOG.index(&format!("{dependency}.start")) < LOG.index(&format!("{dependent}.init")),
-            "{dependency} must start before {dependent} inits: {:?}",
-            LOG.entries()
-        );
-    }
-    // Four levels of 500 ms inits are up in 2 s, not in the 3 s of a sequence.
-    let up = LOG.at("Top.start") - began;
+    let app = hermetic().only::<Top>().start().await.unwrap();
+    // Four levels of 500 ms inits are up in 2 s, not in the 3 s of a sequence;
+    // `start` returns then.
+    let up = began.elapsed();
     assert!(
         up >= Duration::from_secs(2) && up < Duration::from_millis(2100),
         "up after {up:?}"
     );
-    // Components of one level began together.
-    assert_eq!(LOG.at("Db.init"), LOG.at("Cache.init"));
-    assert_eq!(LOG.at("Api.init"), LOG.at("Worker.init"));
+    let report = app.shutdown().await;
+    assert!(report.is_clean(), "{}", report.table());
+    assert_eq!(record(&report, "Top", Phase::Start).began, up);
 
-    // Shutdown is phase-major: every stop_intake, then every drain, then every teardown.
-    let entries = LOG.entries();
-    let last = |hook: &str| entries.iter().rposition(|e| e.ends_with(hook)).unwrap();
-    let first = |hook: &str| entries.iter().position(|e| e.ends_with(hook)).unwrap();
-    assert!(last(".stop_intake") < first(".drain"), "{entries:?}");
-    assert!(last(".drain") < first(".teardown"), "{entries:?}");
-    // Within each phase, dependents go before their dependencies.
-    for phase in ["stop_intake", "drain", "teardown"] {
-        for (dependent, dependency) in EDGES {
+    for (dependent, dependency) in EDGES {
+        // Every dependency started before its dependent was even built.
+        let started = record(&report, dependency, Phase::Start);
+        assert!(
+            started.ended_before(record(&report, dependent, Phase::Init)),
+            "{dependency} must start before {dependent} inits: {:?}",
+            sequence(&report)
+        );
+        // Within each shutdown phase, dependents go before their dependencies.
+        for phase in Phase::SHUTDOWN {
             assert!(
-                LOG.index(&format!("{dependent}.{phase}"))
-                    < LOG.index(&format!("{dependency}.{phase}")),
-                "{dependent}.{phase} must come before {dependency}.{phase}: {entries:?}"
+                record(&report, dependent, phase).ended_before(record(&report, dependency, phase)),
+                "{dependent}.{phase} must come before {dependency}.{phase}: {:?}",
+                sequence(&report)
             );
         }
-        // Independent components run their hook at the same time.
-        assert_eq!(
-            LOG.at(&format!("Api.{phase}")),
-            LOG.at(&format!("Worker.{phase}"))
-        );
-        assert_eq!(
-            LOG.at(&format!("Db.{phase}")),
-            LOG.at(&format!("Cache.{phase}"))
-        );
+    }
+    // Components of one level began together and overlapped.
+    for (a, b) in [("Db", "Cache"), ("Api", "Worker")] {
+        for phase in [
+            Phase::Init,
+            Phase::StopIntake,
+            Phase::Drain,
+            Phase::Teardown,
+        ] {
+            let (ra, rb) = (record(&report, a, phase), record(&report, b, phase));
+            assert_eq!(ra.began, rb.began, "{a} and {b} {phase}");
+            assert!(
+                !ra.ended_before(rb) && !rb.ended_before(ra),
+                "{a} and {b} {phase}"
+            );
+        }
+    }
+    // Shutdown is phase-major: every stop_intake, then every drain, then
+    // every teardown; and every hook completed.
+    for (earlier, later) in [
+        (Phase::StopIntake, Phase::Drain),
+        (Phase::Drain, Phase::Teardown),
+    ] {
+        for a in ALL {
+            for b in ALL {
+                assert!(record(&report, a, earlier).ended_before(record(&report, b, later)));
+            }
+        }
     }
     for name in ALL {
         for phase in Phase::SHUTDOWN {
-            let record = report.record(name, phase).expect("every hook is reported");
-            assert_eq!(record.outcome, Outcome::Completed);
+            assert_eq!(record(&report, name, phase).outcome, Outcome::Completed);
         }
     }
 }
@@ -190,10 +172,8 @@ async fn starts_in_dependency_order_with_independent_components_concurrently() {
 /// takes 1 s) ; Db <- App. When Db fails, Cache is built but not started.
 mod failing_init {
     use super::*;
-    pub static LOG: Log = Log::new();
-    logged!(
+    sleepy!(
         Config,
-        LOG,
         deps = [],
         init = Duration::ZERO,
         hook = Duration::ZERO
@@ -215,31 +195,25 @@ mod failing_init {
     impl Service for Cache {
         async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
             sleep(Duration::from_millis(100)).await;
-            LOG.push("Cache.init");
             Ok(Cache)
         }
         async fn start(&self, _: &Context) -> lifecycle::Result<()> {
             sleep(Duration::from_secs(1)).await;
-            LOG.push("Cache.start");
             Ok(())
         }
         async fn stop_intake(&self, _: &Context) -> lifecycle::Result<()> {
-            LOG.push("Cache.stop_intake");
             Ok(())
         }
         async fn teardown(&self, _: &Context) -> lifecycle::Result<()> {
-            LOG.push("Cache.teardown");
             Ok(())
         }
     }
 
-    pub static APP_BUILT: AtomicBool = AtomicBool::new(false);
     #[derive(Component)]
     #[component(depends_on = [Db, Cache])]
     pub struct App;
     impl Service for App {
         async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-            APP_BUILT.store(true, Ordering::SeqCst);
             Ok(App)
         }
     }
@@ -249,7 +223,7 @@ mod failing_init {
 async fn a_failing_init_shuts_down_what_was_built_or_started_and_names_the_culprit() {
     use failing_init::*;
     let began = Instant::now();
-    let error = quiet().only::<App>().run().await.unwrap_err();
+    let error = hermetic().only::<App>().start().await.unwrap_err();
     let message = error.to_string();
     assert!(message.contains("start-up failed"), "{message}");
     assert!(
@@ -265,28 +239,37 @@ async fn a_failing_init_shuts_down_what_was_built_or_started_and_names_the_culpr
         Some(ShutdownReason::StartupFailed { component: "Db" })
     );
     // No waiting for Cache's slow start: it was cut at the failure.
-    assert!(Instant::now() - began < Duration::from_millis(300));
+    assert!(began.elapsed() < Duration::from_millis(300));
     assert_eq!(
-        report.record("Cache", Phase::Start).unwrap().outcome,
+        record(report, "Cache", Phase::Start).outcome,
         Outcome::Interrupted
     );
 
     // Config started: it goes through all three phases. Cache was only built:
     // teardown only. App was never built.
     assert_eq!(
-        LOG.entries(),
+        sequence(report),
         [
             "Config.init",
             "Config.start",
             "Cache.init",
+            "Db.init",
+            "Cache.start",
             "Config.stop_intake",
             "Config.drain",
             "Cache.teardown",
             "Config.teardown"
         ]
     );
+    assert_eq!(
+        record(report, "Db", Phase::Init).outcome,
+        Outcome::Failed("connection refused".into())
+    );
     assert!(report.record("Cache", Phase::StopIntake).is_none());
-    assert!(!APP_BUILT.load(Ordering::SeqCst));
+    assert!(
+        report.record("App", Phase::Init).is_none(),
+        "App was never built"
+    );
 }
 
 mod slow_start {
@@ -308,8 +291,12 @@ mod slow_start {
 #[tokio::test(start_paused = true)]
 async fn a_start_past_its_deadline_is_cut_and_reported() {
     let began = Instant::now();
-    let error = quiet().only::<slow_start::Slow>().run().await.unwrap_err();
-    assert_eq!(Instant::now() - began, Duration::from_secs(1));
+    let error = hermetic()
+        .only::<slow_start::Slow>()
+        .start()
+        .await
+        .unwrap_err();
+    assert_eq!(began.elapsed(), Duration::from_secs(1));
     assert!(
         error.to_string().contains("Slow start timed out after 1s"),
         "{error}"
@@ -317,24 +304,21 @@ async fn a_start_past_its_deadline_is_cut_and_reported() {
     // It was built, so it still got its teardown.
     let report = error.report().unwrap();
     assert_eq!(
-        report.record("Slow", Phase::Teardown).unwrap().outcome,
+        record(report, "Slow", Phase::Teardown).outcome,
         Outcome::Completed
     );
 }
 
 mod interrupted_start {
     use super::*;
-    pub static LOG: Log = Log::new();
-    logged!(
+    sleepy!(
         Base,
-        LOG,
         deps = [],
         init = Duration::ZERO,
         hook = Duration::ZERO
     );
-    logged!(
+    sleepy!(
         Hanging,
-        LOG,
         deps = [Base],
         init = Duration::from_secs(3600),
         hook = Duration::ZERO
@@ -344,15 +328,12 @@ mod interrupted_start {
 #[tokio::test(start_paused = true)]
 async fn a_shutdown_request_during_start_up_stops_it_and_shuts_down_what_started() {
     use interrupted_start::*;
-    let builder = quiet().only::<Hanging>();
-    let handle = builder.shutdown_handle();
-    tokio::spawn(async move {
-        sleep(Duration::from_secs(1)).await;
-        handle.shutdown();
-    });
+    let builder = hermetic()
+        .only::<Hanging>()
+        .shutdown_on(sleep(Duration::from_secs(1)));
     let began = Instant::now();
-    let error = builder.run().await.unwrap_err();
-    assert_eq!(Instant::now() - began, Duration::from_secs(1));
+    let error = builder.start().await.unwrap_err();
+    assert_eq!(began.elapsed(), Duration::from_secs(1));
     assert!(
         error
             .to_string()
@@ -360,19 +341,19 @@ async fn a_shutdown_request_during_start_up_stops_it_and_shuts_down_what_started
         "{error}"
     );
     assert!(matches!(
-        error.run_error(),
-        Some(lifecycle::RunError::Interrupted {
+        error,
+        lifecycle::RunError::Interrupted {
             reason: ShutdownReason::Trigger,
             ..
-        })
+        }
     ));
     let report = error.report().unwrap();
     assert_eq!(
-        report.record("Hanging", Phase::Init).unwrap().outcome,
+        record(report, "Hanging", Phase::Init).outcome,
         Outcome::Interrupted
     );
     assert_eq!(
-        LOG.entries(),
+        sequence(report),
         [
             "Base.init",
             "Base.start",
@@ -388,10 +369,8 @@ async fn a_shutdown_request_during_start_up_stops_it_and_shuts_down_what_started
 /// get all its hooks.
 mod misbehaving {
     use super::*;
-    pub static LOG: Log = Log::new();
-    logged!(
+    sleepy!(
         Store,
-        LOG,
         deps = [],
         init = Duration::ZERO,
         hook = Duration::ZERO
@@ -409,7 +388,6 @@ mod misbehaving {
             std::future::pending().await
         }
         async fn teardown(&self, _: &Context) -> lifecycle::Result<()> {
-            LOG.push("Hangs.teardown");
             Ok(())
         }
     }
@@ -451,45 +429,52 @@ mod misbehaving {
 #[tokio::test(start_paused = true)]
 async fn hooks_that_hang_fail_or_panic_are_contained_reported_and_the_sequence_goes_on() {
     use misbehaving::*;
-    let builder = quiet()
+    let report = hermetic()
         .only::<All>()
-        .shutdown_on(sleep(Duration::from_secs(1)));
-    let report = builder.run_with_report().await.unwrap();
+        .start()
+        .await
+        .unwrap()
+        .shutdown()
+        .await;
     assert!(!report.is_clean());
 
-    let outcome = |c: &str, p: Phase| report.record(c, p).unwrap().outcome.clone();
     assert_eq!(
-        outcome("Fails", Phase::StopIntake),
-        Outcome::Failed("listener already closed".into())
+        report.outcome::<Fails>(Phase::StopIntake),
+        Some(&Outcome::Failed("listener already closed".into()))
     );
     assert_eq!(
-        outcome("Hangs", Phase::Drain),
-        Outcome::TimedOut {
+        report.outcome::<Hangs>(Phase::Drain),
+        Some(&Outcome::TimedOut {
             deadline: Duration::from_secs(2),
             detail: None
-        }
+        })
     );
     assert_eq!(
-        report.record("Hangs", Phase::Drain).unwrap().duration,
+        record(&report, "Hangs", Phase::Drain).duration,
         Duration::from_secs(2)
     );
     assert_eq!(
-        outcome("Panics", Phase::Teardown),
-        Outcome::Panicked("flush failed".into())
+        report.outcome::<Panics>(Phase::Teardown),
+        Some(&Outcome::Panicked("flush failed".into()))
     );
     // The sequence went on: every other hook ran, dependencies last.
-    assert_eq!(outcome("Hangs", Phase::Teardown), Outcome::Completed);
     assert_eq!(
-        LOG.entries(),
-        [
-            "Store.init",
-            "Store.start",
-            "Store.stop_intake",
-            "Store.drain",
-            "Hangs.teardown",
-            "Store.teardown"
-        ]
+        report.outcome::<Hangs>(Phase::Teardown),
+        Some(&Outcome::Completed)
     );
+    for phase in Phase::SHUTDOWN {
+        assert_eq!(
+            report.outcome::<Store>(phase),
+            Some(&Outcome::Completed),
+            "{phase}"
+        );
+        for dependent in ["Hangs", "Fails", "Panics"] {
+            assert!(
+                record(&report, dependent, phase).ended_before(record(&report, "Store", phase)),
+                "{dependent}.{phase} before Store.{phase}"
+            );
+        }
+    }
 
     // And `run` turns that into an error naming each component and phase.
     let message = report.clone().into_result().unwrap_err().to_string();
@@ -504,10 +489,8 @@ async fn hooks_that_hang_fail_or_panic_are_contained_reported_and_the_sequence_g
 
 mod clean {
     use super::*;
-    pub static LOG: Log = Log::new();
-    logged!(
+    sleepy!(
         Alone,
-        LOG,
         deps = [],
         init = Duration::ZERO,
         hook = Duration::ZERO
@@ -517,46 +500,55 @@ mod clean {
 #[tokio::test(start_paused = true)]
 async fn a_clean_shutdown_is_ok_and_an_idle_one_takes_no_time() {
     let began = Instant::now();
-    let result = quiet()
+    let result = hermetic()
         .only::<clean::Alone>()
         .shutdown_on(sleep(Duration::from_secs(5)))
         .run()
         .await;
     assert!(result.is_ok(), "{result:?}");
     // Event-driven: not a single tick of virtual time after the trigger.
-    assert_eq!(Instant::now() - began, Duration::from_secs(5));
+    assert_eq!(began.elapsed(), Duration::from_secs(5));
 }
 
 mod health {
     use super::*;
     use lifecycle::Health;
-    use std::sync::OnceLock;
-    pub static HEALTH: OnceLock<Health> = OnceLock::new();
-    pub static SEEN: Mutex<Vec<(&str, bool, bool)>> = Mutex::new(Vec::new());
 
-    fn seen(at: &'static str, health: &Health) {
-        SEEN.lock()
-            .unwrap()
-            .push((at, health.is_ready(), health.is_live()));
+    /// Records (hook, ready, live) as each hook saw them.
+    pub struct Probe {
+        pub seen: Mutex<Vec<(&'static str, bool, bool)>>,
+    }
+
+    fn seen(at: &'static str, health: &Health) -> (&'static str, bool, bool) {
+        (at, health.is_ready(), health.is_live())
+    }
+
+    impl Probe {
+        fn push(&self, at: &'static str, health: &Health) {
+            self.seen.lock().unwrap().push(seen(at, health));
+        }
     }
 
     #[derive(Component)]
-    pub struct Probe;
-    impl Service for Probe {
-        async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-            seen("init", HEALTH.get().unwrap());
-            Ok(Probe)
+    pub struct Watcher(pub Probe);
+    impl Service for Watcher {
+        // `init` has no context: the run's health is supplied to it.
+        async fn init(deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            let health = deps.supplied::<Health>()?;
+            Ok(Watcher(Probe {
+                seen: Mutex::new(vec![seen("init", health)]),
+            }))
         }
         async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-            seen("start", cx.health());
+            self.0.push("start", cx.health());
             Ok(())
         }
         async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-            seen("stop_intake", cx.health());
+            self.0.push("stop_intake", cx.health());
             Ok(())
         }
         async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
-            seen("teardown", cx.health());
+            self.0.push("teardown", cx.health());
             Ok(())
         }
     }
@@ -565,23 +557,22 @@ mod health {
 #[tokio::test(start_paused = true)]
 async fn readiness_is_true_only_between_start_up_and_shutdown_and_liveness_until_the_end() {
     use health::*;
-    let builder = quiet().only::<Probe>();
+    let builder = hermetic().only::<Watcher>();
     let health = builder.health();
-    HEALTH.set(health.clone()).unwrap();
-    let handle = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run());
-    sleep(Duration::from_secs(1)).await;
-    let while_running = (
-        health.is_ready(),
-        health.is_live(),
-        health.readiness().await.ready,
-    );
-    handle.shutdown();
-    run.await.unwrap().unwrap();
-
-    assert_eq!(while_running, (true, true, true));
+    let app = builder.supply(health.clone()).start().await.unwrap();
+    let watcher = app.get::<Watcher>();
     assert_eq!(
-        *SEEN.lock().unwrap(),
+        (
+            health.is_ready(),
+            health.is_live(),
+            health.readiness().await.ready
+        ),
+        (true, true, true)
+    );
+    assert!(app.shutdown().await.is_clean());
+
+    assert_eq!(
+        *watcher.0.seen.lock().unwrap(),
         [
             ("init", false, true),
             ("start", false, true),
@@ -652,11 +643,12 @@ mod sources {
 
 #[tokio::test(start_paused = true)]
 async fn a_component_can_request_shutdown() {
-    let report = quiet()
+    let app = hermetic()
         .only::<sources::AsksToStop>()
-        .run_with_report()
+        .start()
         .await
         .unwrap();
+    let report = app.finished().await;
     assert!(report.is_clean(), "{}", report.failures());
     assert_eq!(
         report.reason,
@@ -670,12 +662,12 @@ async fn a_component_can_request_shutdown() {
 #[tokio::test(start_paused = true)]
 async fn a_failed_tracked_task_begins_shutdown_and_fails_the_run() {
     let began = Instant::now();
-    let error = quiet()
+    let error = hermetic()
         .only::<sources::TaskFails>()
         .run()
         .await
         .unwrap_err();
-    assert_eq!(Instant::now() - began, Duration::from_secs(3));
+    assert_eq!(began.elapsed(), Duration::from_secs(3));
     let report = error.report().unwrap();
     assert_eq!(
         report.reason,
@@ -695,7 +687,7 @@ async fn a_failed_tracked_task_begins_shutdown_and_fails_the_run() {
 
 #[tokio::test(start_paused = true)]
 async fn a_panicking_tracked_task_is_contained_and_reported() {
-    let error = quiet()
+    let error = hermetic()
         .only::<sources::TaskPanics>()
         .run()
         .await
@@ -712,19 +704,22 @@ async fn a_panicking_tracked_task_is_contained_and_reported() {
 mod in_flight {
     use super::*;
     use lifecycle::Gate;
-    use std::sync::OnceLock;
-    pub static GATE: OnceLock<Gate> = OnceLock::new();
-    pub static REFUSED_AFTER_STOP: AtomicBool = AtomicBool::new(false);
 
     #[derive(Component)]
     #[component(drain_timeout = "10s")]
-    pub struct Requests;
+    pub struct Requests {
+        pub gate: OnceLock<Gate>,
+        pub refused_after_stop: AtomicBool,
+    }
     impl Service for Requests {
         async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-            Ok(Requests)
+            Ok(Requests {
+                gate: OnceLock::new(),
+                refused_after_stop: AtomicBool::new(false),
+            })
         }
         async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-            GATE.set(cx.gate().clone()).unwrap();
+            self.gate.set(cx.gate().clone()).unwrap();
             // A request that is in flight when shutdown begins and takes 3 s more.
             let guard = cx.gate().enter_owned().unwrap();
             let stop = cx.shutdown_started();
@@ -736,7 +731,8 @@ mod in_flight {
             Ok(())
         }
         async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-            REFUSED_AFTER_STOP.store(cx.gate().enter().is_err(), Ordering::SeqCst);
+            let refused = cx.gate().enter().is_err();
+            self.refused_after_stop.store(refused, Ordering::SeqCst);
             Ok(())
         }
     }
@@ -759,55 +755,50 @@ mod in_flight {
 #[tokio::test(start_paused = true)]
 async fn drain_waits_for_in_flight_work_to_finish() {
     use in_flight::*;
-    let report = quiet()
-        .only::<Requests>()
-        .shutdown_on(sleep(Duration::from_secs(1)))
-        .run_with_report()
-        .await
-        .unwrap();
+    let app = hermetic().only::<Requests>().start().await.unwrap();
+    let requests = app.get::<Requests>();
+    assert_eq!(requests.gate.get().unwrap().in_flight(), 1);
+    let report = app.shutdown().await;
     assert!(report.is_clean(), "{}", report.failures());
     assert_eq!(
-        report.record("Requests", Phase::Drain).unwrap().duration,
+        record(&report, "Requests", Phase::Drain).duration,
         Duration::from_secs(3)
     );
     assert!(
-        REFUSED_AFTER_STOP.load(Ordering::SeqCst),
+        requests.refused_after_stop.load(Ordering::SeqCst),
         "the gate refuses work once intake stopped"
     );
-    assert_eq!(GATE.get().unwrap().in_flight(), 0);
+    assert_eq!(requests.gate.get().unwrap().in_flight(), 0);
 }
 
 #[tokio::test(start_paused = true)]
 async fn tasks_still_running_at_the_drain_deadline_are_aborted_and_named() {
-    let report = quiet()
+    let app = hermetic()
         .only::<in_flight::Stragglers>()
-        .shutdown_on(sleep(Duration::from_secs(1)))
-        .run_with_report()
+        .start()
         .await
         .unwrap();
+    let report = app.shutdown().await;
     assert_eq!(
-        report.record("Stragglers", Phase::Drain).unwrap().outcome,
-        Outcome::TimedOut {
+        report.outcome::<in_flight::Stragglers>(Phase::Drain),
+        Some(&Outcome::TimedOut {
             deadline: Duration::from_secs(2),
             detail: Some("aborted tasks: stuck-export".into())
-        }
+        })
     );
     assert!(report.into_result().is_err());
 }
 
 mod hurry {
     use super::*;
-    pub static LOG: Log = Log::new();
-    logged!(
+    sleepy!(
         Base,
-        LOG,
         deps = [],
         init = Duration::ZERO,
         hook = Duration::from_secs(1)
     );
-    logged!(
+    sleepy!(
         Front,
-        LOG,
         deps = [Base],
         init = Duration::ZERO,
         hook = Duration::from_secs(1)
@@ -817,30 +808,46 @@ mod hurry {
 #[tokio::test(start_paused = true)]
 async fn skipping_to_teardown_cuts_the_waiting_but_still_tears_everything_down() {
     use hurry::*;
-    let builder = quiet().only::<Front>();
-    let handle = builder.shutdown_handle();
+    let app = hermetic().only::<Front>().start().await.unwrap();
+    let handle = app.shutdown_handle();
     tokio::spawn(async move {
-        sleep(Duration::from_secs(1)).await;
-        handle.shutdown();
         // Stop intake takes 2 s (Front, then Base); the second interrupt
         // arrives half-way through Front's drain.
         sleep(Duration::from_millis(2500)).await;
         handle.skip_to_teardown();
     });
-    let report = builder.run_with_report().await.unwrap();
-    let outcome = |c: &str, p: Phase| report.record(c, p).unwrap().outcome.clone();
-    assert_eq!(outcome("Front", Phase::Drain), Outcome::Interrupted);
-    assert_eq!(outcome("Base", Phase::Drain), Outcome::Skipped);
-    assert_eq!(outcome("Front", Phase::Teardown), Outcome::Completed);
-    assert_eq!(outcome("Base", Phase::Teardown), Outcome::Completed);
-    assert!(LOG.index("Front.teardown") < LOG.index("Base.teardown"));
-    assert!(!LOG.entries().contains(&"Base.drain".to_owned()));
+    let report = app.shutdown().await;
+    assert_eq!(
+        report.outcome::<Front>(Phase::Drain),
+        Some(&Outcome::Interrupted)
+    );
+    assert_eq!(
+        report.outcome::<Base>(Phase::Drain),
+        Some(&Outcome::Skipped)
+    );
+    assert_eq!(
+        report.outcome::<Front>(Phase::Teardown),
+        Some(&Outcome::Completed)
+    );
+    assert_eq!(
+        report.outcome::<Base>(Phase::Teardown),
+        Some(&Outcome::Completed)
+    );
+    assert!(report.ran_before::<Front, Base>(Phase::Teardown));
+    assert_eq!(
+        report.order(Phase::Drain),
+        ["Front"],
+        "Base's drain never ran"
+    );
+    assert_eq!(
+        record(&report, "Front", Phase::Drain).duration,
+        Duration::from_millis(500)
+    );
     assert!(!report.is_clean());
 }
 
 mod closure {
     use super::*;
-    pub static OUTSIDE_BUILT: AtomicBool = AtomicBool::new(false);
     #[derive(Component)]
     pub struct Inside;
     impl Service for Inside {
@@ -852,7 +859,6 @@ mod closure {
     pub struct Outside;
     impl Service for Outside {
         async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-            OUTSIDE_BUILT.store(true, Ordering::SeqCst);
             Ok(Outside)
         }
     }
@@ -860,20 +866,19 @@ mod closure {
 
 #[tokio::test(start_paused = true)]
 async fn components_outside_the_chosen_closure_are_never_built() {
-    let report: Report = quiet()
-        .only::<closure::Inside>()
-        .shutdown_on(sleep(Duration::from_secs(1)))
-        .run_with_report()
-        .await
-        .unwrap();
+    let app = hermetic().only::<closure::Inside>().start().await.unwrap();
+    assert!(app.try_get::<closure::Outside>().is_none());
+    let report = app.shutdown().await;
     assert!(report.record("Inside", Phase::Init).is_some());
-    assert!(report.record("Outside", Phase::Init).is_none());
-    assert!(!closure::OUTSIDE_BUILT.load(Ordering::SeqCst));
+    assert!(
+        report.record("Outside", Phase::Init).is_none(),
+        "never built"
+    );
 }
 
 #[tokio::test]
 async fn a_zero_default_deadline_is_refused_naming_the_setting() {
-    let error = quiet()
+    let error = hermetic()
         .only::<clean::Alone>()
         .drain_timeout(Duration::ZERO)
         .run()

@@ -10,10 +10,11 @@ use crate::picture::{GraphFormat, Picture};
 use crate::report::Report;
 use crate::restart::Restart;
 use crate::running::Running;
-use crate::settings::{self, EnvSettings, ProcessEnv, Source};
+use crate::settings::{self, EnvSettings, NoEnv, ProcessEnv, Source};
 use crate::shutdown::{self, Run};
 use crate::signal::Signals;
 use crate::supply::Supplies;
+use crate::testing::FaultAt;
 use crate::trigger::{ShutdownHandle, Trigger};
 use futures_util::future::BoxFuture;
 use std::any::TypeId;
@@ -115,6 +116,10 @@ pub struct Builder {
     supplies: Supplies,
     replacements: Vec<Replacement>,
     restarts: Vec<(TypeId, &'static str, Restart)>,
+    /// Faults to inject (feature `testing`), by component.
+    faults: Vec<(TypeId, &'static str, FaultAt)>,
+    /// Whether the process environment is ignored (feature `testing`).
+    hermetic: bool,
 }
 
 /// A ready-made value that stands in for a component's `init`.
@@ -139,6 +144,8 @@ struct Resolved {
     replacements: Vec<Option<Instance>>,
     /// Per component (by graph index): its restart policy.
     policies: Vec<Restart>,
+    /// Per component (by graph index): its injected faults.
+    faults: Vec<Vec<FaultAt>>,
 }
 
 /// A run ready to go: resolved, checked, signal handlers installed.
@@ -171,6 +178,11 @@ impl std::fmt::Debug for Builder {
                 "replace",
                 &self.replacements.iter().map(|r| r.name).collect::<Vec<_>>(),
             )
+            .field(
+                "faults",
+                &self.faults.iter().map(|f| (f.1, f.2)).collect::<Vec<_>>(),
+            )
+            .field("hermetic", &self.hermetic)
             .finish_non_exhaustive()
     }
 }
@@ -197,6 +209,8 @@ impl Builder {
             supplies: Supplies::default(),
             replacements: Vec::new(),
             restarts: Vec::new(),
+            faults: Vec::new(),
+            hermetic: false,
         }
     }
 
@@ -280,7 +294,7 @@ impl Builder {
     /// or JSON: start levels, per-phase deadlines (environment included) and
     /// the shutdown budget. Builds nothing.
     pub fn graph(&self, format: GraphFormat) -> Result<String> {
-        let resolved = self.resolve(&ProcessEnv)?;
+        let resolved = self.resolve(self.environment())?;
         Ok(resolved.picture(format))
     }
 
@@ -288,7 +302,7 @@ impl Builder {
     /// the longest deadline of each shutdown phase against the grace period.
     /// Builds nothing.
     pub fn budget(&self) -> Result<Budget> {
-        Ok(self.resolve(&ProcessEnv)?.budget)
+        Ok(self.resolve(self.environment())?.budget)
     }
 
     /// Runs only `T` and what it depends on, directly or not. May be called
@@ -358,6 +372,35 @@ impl Builder {
         let type_id = TypeId::of::<T>();
         self.restarts.retain(|r| r.0 != type_id);
         self.restarts.push((type_id, T::NAME, policy));
+        self
+    }
+
+    /// Makes `C`'s `init` or hook for `phase` misbehave, without touching
+    /// its code: [`Fault::Fail`](crate::testing::Fault::Fail),
+    /// [`Panic`](crate::testing::Fault::Panic),
+    /// [`Hang`](crate::testing::Fault::Hang) (cut at its deadline) or
+    /// [`Delay`](crate::testing::Fault::Delay). `C` must be part of the run
+    /// (start-up fails with [`RunError::Config`] otherwise); a second fault
+    /// for the same component and phase replaces the first. See
+    /// [`testing`](crate::testing).
+    #[cfg(feature = "testing")]
+    pub fn fault<C: Component>(mut self, phase: Phase, fault: crate::testing::Fault) -> Self {
+        let type_id = TypeId::of::<C>();
+        self.faults
+            .retain(|(id, _, at)| !(*id == type_id && at.phase == phase));
+        self.faults
+            .push((type_id, C::NAME, FaultAt { phase, fault }));
+        self
+    }
+
+    /// A run for a test: it ignores the process environment (no
+    /// `LIFECYCLE_*` setting applies; only the builder's) and handles no OS
+    /// signal, so tests in one binary run in parallel without racing on
+    /// process-wide state. See [`testing`](crate::testing).
+    #[cfg(feature = "testing")]
+    pub fn hermetic(mut self) -> Self {
+        self.hermetic = true;
+        self.signals = false;
         self
     }
 
@@ -459,7 +502,7 @@ impl Builder {
     /// Resolves the configuration, checks it, installs the signal handlers:
     /// everything before the first component's code runs.
     fn prepare(self) -> Result<Prepared, RunError> {
-        let resolved = self.resolve(&ProcessEnv)?;
+        let resolved = self.resolve(self.environment())?;
         if let Some(format) = resolved.print_graph {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(resolved.picture(format).as_bytes());
@@ -477,6 +520,7 @@ impl Builder {
         run.supplies = Arc::new(self.supplies);
         run.replacements = resolved.replacements;
         run.set_policies(resolved.policies);
+        run.faults = resolved.faults;
         Ok(Prepared {
             run,
             signals,
@@ -484,6 +528,16 @@ impl Builder {
             print_report: resolved.print_report,
             report_json: resolved.report_json,
         })
+    }
+
+    /// Where `LIFECYCLE_*` settings come from: the process environment,
+    /// unless the run is hermetic.
+    fn environment(&self) -> &'static dyn Source {
+        if self.hermetic {
+            &NoEnv
+        } else {
+            &ProcessEnv
+        }
     }
 
     /// The builder's settings, the environment's on top, checked; and the
@@ -509,6 +563,7 @@ impl Builder {
         graph.apply_settings(source)?;
         let replacements = self.place_replacements(&graph)?;
         let policies = self.place_policies(&graph)?;
+        let faults = self.place_faults(&graph)?;
         let budget = Budget::of(&graph, &deadlines, grace_period);
         Ok(Resolved {
             graph,
@@ -520,7 +575,20 @@ impl Builder {
             print_graph: self.print_graph.or(env.print_graph),
             replacements,
             policies,
+            faults,
         })
+    }
+
+    /// Each injected fault at its component's place in `graph`.
+    fn place_faults(&self, graph: &Graph) -> Result<Vec<Vec<FaultAt>>, RunError> {
+        let mut placed = vec![Vec::new(); graph.len()];
+        for (type_id, name, at) in &self.faults {
+            let i = graph
+                .index_of(*type_id)
+                .ok_or_else(|| not_in_run("fault", name))?;
+            placed[i].push(*at);
+        }
+        Ok(placed)
     }
 
     /// Each replacement at its component's place in `graph`; one for a
@@ -528,15 +596,9 @@ impl Builder {
     fn place_replacements(&self, graph: &Graph) -> Result<Vec<Option<Instance>>, RunError> {
         let mut placed: Vec<Option<Instance>> = (0..graph.len()).map(|_| None).collect();
         for replacement in &self.replacements {
-            let Some(i) = graph.index_of(replacement.type_id) else {
-                return Err(RunError::Config {
-                    setting: "replace".to_owned(),
-                    reason: format!(
-                        "`{}` is not part of this run (see `Builder::only`), so its replacement would never be used",
-                        replacement.name
-                    ),
-                });
-            };
+            let i = graph
+                .index_of(replacement.type_id)
+                .ok_or_else(|| not_in_run("replace", replacement.name))?;
             placed[i] = Some(replacement.instance.clone());
         }
         Ok(placed)
@@ -597,6 +659,17 @@ impl Resolved {
             budget: &self.budget,
         };
         picture.render(format)
+    }
+}
+
+/// A replacement or fault for a component outside the run: a mistake that
+/// would otherwise do nothing, silently.
+fn not_in_run(setting: &str, component: &str) -> RunError {
+    RunError::Config {
+        setting: setting.to_owned(),
+        reason: format!(
+            "`{component}` is not part of this run (see `Builder::only`), so this would never be used"
+        ),
     }
 }
 

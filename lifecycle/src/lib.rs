@@ -38,6 +38,136 @@
 //! }
 //! ```
 //!
+//! # Errors
+//! Inside `init`, the hooks and [`Service::ready`], `?` takes std errors,
+//! `anyhow::Error` and `Box<dyn std::error::Error + Send + Sync>` (tower's
+//! and axum's `BoxError`), keeping the cause chain (`{:#}` prints it) and the
+//! original error (see [`Error`] and [`HookError`]):
+//!
+//! ```no_run
+//! # use lifecycle::{Component, Deps, Service};
+//! # use anyhow::Context as _;
+//! # fn load_key() -> std::io::Result<Vec<u8>> { Ok(vec![]) }
+//! # async fn connect() -> Result<u32, Box<dyn std::error::Error + Send + Sync>> { Ok(1) }
+//! # #[derive(Component)]
+//! # struct App { port: u16, key: Vec<u8>, pool: u32 }
+//! # impl Service for App {
+//! async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//!     let port: u16 = std::env::var("PORT")?.parse()?;                    // std errors
+//!     let key = load_key().context("reading the signing key")?;          // anyhow
+//!     let pool = connect().await?;                                       // Box<dyn Error + Send + Sync>
+//!     Ok(Self { port, key, pool })
+//! }
+//! # }
+//! ```
+//!
+//! A run that does not end cleanly fails with a [`RunError`], which names
+//! every component and phase that failed and carries the [`Report`]. In a
+//! `main` that returns `anyhow::Result<()>`, call [`Lifecycle::try_run`] (or
+//! [`Builder::try_run`]): its error is that `RunError`, a `std::error::Error`.
+//!
+//! ```no_run
+//! #[tokio::main]
+//! async fn main() -> anyhow::Result<()> {
+//!     lifecycle::Lifecycle::try_run().await?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! # Values from `main`
+//! One value per type, handed over with [`Builder::supply`] and read by any
+//! component's `init` with [`Deps::supplied`]: parsed arguments, a config
+//! file, a client built elsewhere. [`config`] reads a service's own settings
+//! with errors that name them.
+//!
+//! ```no_run
+//! # use lifecycle::{Component, Deps, Lifecycle, Service};
+//! # struct Config { port: u16 }
+//! # impl Config { fn from_args() -> Config { Config { port: 8080 } } }
+//! # #[derive(Component)]
+//! # struct Api { port: u16 }
+//! # impl Service for Api {
+//! #     async fn init(deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//! let config: &Config = deps.supplied::<Config>()?;   // Err names the missing type
+//! #         Ok(Api { port: config.port })
+//! #     }
+//! # }
+//! # async fn main_() -> lifecycle::Result<()> {
+//! Lifecycle::builder()
+//!     .supply(Config::from_args())
+//!     .run()
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Replacing a component, starting and holding
+//! [`Builder::replace`] hands a ready-made instance instead of calling
+//! `init` (a fake in tests, a pre-built client when embedding); its hooks run
+//! as usual and its dependents get it. [`Builder::start`] returns once every
+//! component has started, with a [`Running`] handle to reach them and to
+//! shut down:
+//!
+//! ```
+//! use lifecycle::{Component, Context, Dep, Deps, Lifecycle, Service};
+//!
+//! #[derive(Component)]
+//! struct Db { rows: Vec<&'static str> }
+//!
+//! impl Db {
+//!     fn in_memory() -> Db { Db { rows: vec!["alice"] } }
+//! }
+//!
+//! impl Service for Db {
+//!     async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//!         Err("no database in this example")?
+//!     }
+//! }
+//!
+//! #[derive(Component)]
+//! #[component(depends_on = [Db])]
+//! struct Api { db: Dep<Db> }
+//!
+//! impl Service for Api {
+//!     async fn init(deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//!         Ok(Api { db: deps.get::<Db>() })
+//!     }
+//!     async fn drain(&self, _cx: &Context) -> lifecycle::Result<()> { Ok(()) }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> lifecycle::Result<()> {
+//! let app = Lifecycle::builder()
+//!     .replace(Db::in_memory())
+//! #   .handle_signals(false).print_report(false)
+//!     .only::<Api>().start().await?;                         // Ok once ready; Err if start-up failed
+//! let api: Dep<Api> = app.get::<Api>();                      // a started component
+//! assert_eq!(api.db.rows, ["alice"]);
+//! let report: lifecycle::Report = app.shutdown().await;      // trigger, wait, the full report
+//! assert!(report.is_clean());
+//! # Ok(()) }
+//! ```
+//!
+//! # Components in a library crate
+//! `#[derive(Component)]` registers each component with the linker's help
+//! (`inventory`). A binary that never names the library crate holding its
+//! components does not link them in, and a run with no component fails at
+//! start-up with [`RunError::NoComponents`], saying so, rather than report
+//! ready with nothing running. Name the crate once in the binary:
+//!
+//! ```text
+//! use my_app as _;
+//! ```
+//!
+//! # Features
+//! | feature | what | minimum Rust |
+//! |---|---|---|
+//! | (none) | the runtime | 1.85 |
+//! | `http` | `http::Server`: axum/hyper serving with connection draining, health probes | 1.85 |
+//! | `systemd` | `READY=1`, `STOPPING=1`, `STATUS=`, watchdog pings | 1.85 |
+//! | `amqp` | `amqp`: RabbitMQ consumers that stop, drain and requeue (lapin) | 1.88 |
+//! | `postgres` | `postgres`: a PostgreSQL pool closed after its dependents drained (sqlx) | 1.94 |
+//! | `testing` | `testing`: hermetic runs, faults injected per component and phase | 1.85 |
+//!
 //! # The attribute
 //! `#[component(...)]` takes `depends_on = [A, B]` and the per-component
 //! deadlines `start_timeout`, `stop_intake_timeout`, `drain_timeout`,
@@ -74,12 +204,15 @@
 //! stop-intake and drain and goes to teardown.
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 #[cfg(feature = "amqp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
 pub mod amqp;
 mod budget;
 mod builder;
 mod component;
+pub mod config;
 mod context;
 mod deps;
 mod error;
@@ -88,12 +221,14 @@ mod gate;
 mod graph;
 mod health;
 #[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 mod json;
 mod obligation;
 mod phase;
 mod picture;
 #[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod progress;
 mod report;
@@ -109,12 +244,19 @@ mod supply;
 #[cfg(feature = "systemd")]
 mod systemd;
 mod tasks;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
+#[cfg(not(feature = "testing"))]
+#[allow(dead_code, unreachable_pub)] // the runtime's side of the faults, never given one
+mod testing;
 mod trigger;
 mod walk;
 
 pub use budget::{Budget, DEFAULT_GRACE_PERIOD};
 pub use builder::{Builder, Lifecycle};
 pub use component::{Component, DependsOn, Service, Timeouts};
+pub use config::ConfigError;
 pub use context::Context;
 pub use deps::{Dep, Deps};
 pub use error::{BoxError, Error, Result, RunError};

@@ -1,6 +1,7 @@
 //! The shutdown report: what each component did in each phase, how it ended
 //! and how long it took.
 
+use crate::component::Component;
 use crate::error::{Error, RunError};
 use crate::phase::Phase;
 use crate::restart::Restarted;
@@ -211,22 +212,34 @@ pub struct Record {
     pub began: Duration,
     /// How long it ran.
     pub duration: Duration,
-    /// Whether the component wrote this hook. `false` when [`Service`]'s
-    /// no-op default stood in: nothing of the component's ran (in `drain`
-    /// the runtime still waited for its gate and tracked tasks). Such
-    /// records stay out of the logs, the table and the failures unless
-    /// something went wrong in them.
+    /// Whether the component had nothing to do in this phase: it did not
+    /// write the hook ([`Service`]'s no-op default stood in) and, in `drain`,
+    /// no work was in flight through its gate and no tracked task was
+    /// running; or, for `init`, a [replacement](crate::Builder::replace)
+    /// stood in. Idle records stay out of the logs, the table and the
+    /// failures unless something went wrong in them.
     ///
     /// [`Service`]: crate::Service
-    pub written: bool,
+    pub idle: bool,
+    /// The logical steps at which the hook began and ended: see
+    /// [`Report::ran_before`].
+    pub(crate) steps: (u64, u64),
 }
 
 impl Record {
+    /// Whether this hook ended before `other` began, whatever their phases:
+    /// the order of events, exact even when no time passed between them (on
+    /// a paused clock, or for hooks that finish at once). `false` when they
+    /// overlapped, that is ran concurrently.
+    pub fn ended_before(&self, other: &Record) -> bool {
+        self.steps.1 < other.steps.0
+    }
+
     /// Whether people need to see this record: a hook the component wrote,
     /// or the runtime's own work for it that did not complete. A default
     /// no-op that completed, or that a second `SIGINT` skipped, is noise.
     pub(crate) fn is_noteworthy(&self) -> bool {
-        self.written || !matches!(self.outcome, Outcome::Completed | Outcome::Skipped)
+        !self.idle || !matches!(self.outcome, Outcome::Completed | Outcome::Skipped)
     }
 }
 
@@ -351,6 +364,50 @@ impl Report {
             .find(|r| r.component == component && r.phase == phase)
     }
 
+    /// How `C`'s `phase` ended, if it ran (or was cut or skipped):
+    /// `report.outcome::<Db>(Phase::Teardown)`.
+    pub fn outcome<C: Component>(&self, phase: Phase) -> Option<&Outcome> {
+        self.record(C::NAME, phase).map(|r| &r.outcome)
+    }
+
+    /// The components that ran `phase`, in the order they began it (a hook
+    /// the component did not write counts: the runtime ran the phase for
+    /// it). Independent components run concurrently: the ones that began
+    /// together are listed in the order the runtime began them, and neither
+    /// [`ran_before`](Report::ran_before) the other. Components that a
+    /// second `SIGINT` made skip the phase are not listed.
+    pub fn order(&self, phase: Phase) -> Vec<&'static str> {
+        let mut records: Vec<&Record> = self
+            .records()
+            .filter(|r| r.phase == phase && r.outcome != Outcome::Skipped)
+            .collect();
+        records.sort_by_key(|r| r.steps.0);
+        records.into_iter().map(|r| r.component).collect()
+    }
+
+    /// Every record, start-up then shutdown, in the order the hooks began.
+    pub fn in_order(&self) -> Vec<&Record> {
+        let mut records: Vec<&Record> = self.records().collect();
+        records.sort_by_key(|r| r.steps.0);
+        records
+    }
+
+    /// Whether `A`'s `phase` ended before `B`'s began: `B` waited for `A`
+    /// (dependents before dependencies in shutdown, the reverse in start-up)
+    /// or simply came later. `false` when they overlapped (ran concurrently)
+    /// or either did not run the phase. Exact on a paused clock: it compares
+    /// the order of events, not times.
+    pub fn ran_before<A: Component, B: Component>(&self, phase: Phase) -> bool {
+        let ran = |name: &str| {
+            self.record(name, phase)
+                .filter(|r| r.outcome != Outcome::Skipped)
+        };
+        match (ran(A::NAME), ran(B::NAME)) {
+            (Some(a), Some(b)) => a.ended_before(b),
+            _ => false,
+        }
+    }
+
     /// What went wrong, as one line: `Api drain timed out after 10s; Db teardown failed: ..`.
     pub fn failures(&self) -> Failures<'_> {
         Failures(self)
@@ -379,7 +436,7 @@ impl Report {
     /// The report as one JSON object, for machines (and
     /// `LIFECYCLE_REPORT_JSON`). Durations are milliseconds; records carry
     /// `stage` (`startup`/`shutdown`), `component`, `phase`, `outcome` (see
-    /// [`Outcome::kind`]), `message`, `forced`, `written` (see [`Record::written`]),
+    /// [`Outcome::kind`]), `message`, `forced`, `idle` (see [`Record::idle`]),
     /// `began_ms` and `duration_ms`.
     pub fn to_json(&self) -> String {
         use crate::json::{array, object, Value};
@@ -392,7 +449,7 @@ impl Report {
                 ("outcome", Value::Str(r.outcome.kind())),
                 ("message", Value::Str(&message)),
                 ("forced", Value::Bool(r.outcome.is_forced())),
-                ("written", Value::Bool(r.written)),
+                ("idle", Value::Bool(r.idle)),
                 ("began_ms", Value::Millis(r.began)),
                 ("duration_ms", Value::Millis(r.duration)),
             ]))

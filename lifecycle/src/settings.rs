@@ -64,6 +64,19 @@ impl Source for ProcessEnv {
     }
 }
 
+/// No environment at all: a hermetic run's (feature `testing`).
+pub(crate) struct NoEnv;
+
+impl Source for NoEnv {
+    fn get(&self, _name: &str) -> Option<String> {
+        None
+    }
+
+    fn names(&self) -> Vec<String> {
+        Vec::new()
+    }
+}
+
 /// The run-wide settings found in the environment; `None` where unset.
 #[derive(Debug, Default)]
 pub(crate) struct EnvSettings {

@@ -14,9 +14,11 @@ use crate::slot::Slot;
 use crate::startup::start;
 use crate::supervise::{supervise, Failure};
 use crate::supply::Supplies;
+use crate::testing::{self, FaultAt};
 use crate::trigger::Trigger;
 use crate::walk::{guarded, walk, Order, Stopped};
 use futures_util::future::BoxFuture;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -46,6 +48,46 @@ pub(crate) struct Run {
     /// Failures of components with a restart policy, for the supervisor.
     pub(crate) failures: Mutex<Option<mpsc::UnboundedReceiver<Failure>>>,
     failures_sender: mpsc::UnboundedSender<Failure>,
+    /// Per component: faults injected by the builder (feature `testing`).
+    pub(crate) faults: Vec<Vec<FaultAt>>,
+    /// Orders the records: when each hook began and ended.
+    pub(crate) steps: Arc<Steps>,
+}
+
+/// A logical clock for the records: every hook that begins or ends takes the
+/// next step, so the report can tell which hook ended before another began
+/// even when no time passed between them (on a paused clock, or for hooks
+/// that finish at once).
+pub(crate) struct Steps {
+    next: AtomicU64,
+    /// Per component: the step at which its latest hook began.
+    began: Box<[AtomicU64]>,
+}
+
+impl Steps {
+    fn new(components: usize) -> Steps {
+        Steps {
+            next: AtomicU64::new(0),
+            began: (0..components).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    /// Component `i`'s hook begins: its step.
+    pub(crate) fn begin(&self, i: usize) -> u64 {
+        let step = self.tick();
+        self.began[i].store(step, Ordering::Relaxed);
+        step
+    }
+
+    /// The step at which component `i`'s latest hook began.
+    pub(crate) fn began(&self, i: usize) -> u64 {
+        self.began[i].load(Ordering::Relaxed)
+    }
+
+    /// Something ends (or is cut): the next step.
+    pub(crate) fn tick(&self) -> u64 {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
 }
 
 impl Run {
@@ -72,6 +114,8 @@ impl Run {
             policies: vec![Restart::never(); graph_len],
             failures: Mutex::new(Some(failures)),
             failures_sender,
+            faults: vec![Vec::new(); graph_len],
+            steps: Arc::new(Steps::new(graph_len)),
         }
     }
 
@@ -217,7 +261,8 @@ async fn phase(
             outcome: Outcome::Interrupted,
             began: stopped_at.saturating_sub(ran_for),
             duration: ran_for,
-            written: writes(run, i, phase),
+            idle: !writes(run, i, phase),
+            steps: (run.steps.began(i), run.steps.tick()),
         });
     }
     for i in stopped.not_run {
@@ -268,7 +313,11 @@ fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record
         outcome: Outcome::Skipped,
         began: at,
         duration: std::time::Duration::ZERO,
-        written: writes(run, i, phase),
+        idle: !writes(run, i, phase),
+        steps: {
+            let step = run.steps.tick();
+            (step, step)
+        },
     }
 }
 
@@ -311,16 +360,21 @@ fn hook(
         duration = tracing::field::Empty,
     );
     let record_span = span.clone();
-    let written = hooks.as_ref().is_some_and(|hooks| hooks.writes(phase));
+    let fault = testing::find(&run.faults[i], phase);
+    let written = fault.is_some() || hooks.as_ref().is_some_and(|hooks| hooks.writes(phase));
+    let steps = run.steps.clone();
     async move {
+        let began_step = steps.begin(i);
         let began = Instant::now();
+        // A drain with work in flight or tasks running is news, hook or not.
+        let busy = phase == Phase::Drain && (node.gate.in_flight() > 0 || node.tasks.running() > 0);
         let cx = Context::new(node.clone(), phase, Some(deadline));
-        let run_hook = async {
+        let run_hook = testing::inject(fault, node.name, phase, async {
             match &hooks {
                 Some(hooks) if written => hooks.run(phase, &cx).await,
                 _ => Ok(()),
             }
-        };
+        });
         let mut outcome = match phase {
             Phase::Drain => {
                 // The hook, then whatever is still in flight through the gate
@@ -346,7 +400,8 @@ fn hook(
             outcome,
             began: began.saturating_duration_since(shutdown_began),
             duration: began.elapsed(),
-            written,
+            idle: !written && !busy,
+            steps: (began_step, steps.tick()),
         };
         record_span.record("outcome", record.outcome.kind());
         record_span.record("forced", record.outcome.is_forced());

@@ -8,7 +8,9 @@ use crate::obligation::Obligations;
 use crate::phase::Phase;
 use crate::report::{HookError, Outcome, Record, Report, ShutdownReason};
 use crate::shutdown::{writes, Run};
+use crate::testing;
 use crate::walk::{guarded, walk, Order};
+use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -24,13 +26,16 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
     let n = run.graph.len();
     let mut started = vec![false; n];
     let everyone = vec![true; n];
+    // Each component's `init` record, kept apart in case its `start` is cut
+    // short (the job, and the records it holds, are dropped then).
+    let inits: Arc<[Mutex<Option<Record>>]> = (0..n).map(|_| Mutex::new(None)).collect();
 
     let walked = walk(
         &run.graph,
         &everyone,
         Order::DependenciesFirst,
         Some(&run.trigger.begun),
-        |i| start_one(run, i),
+        |i| start_one(run, i, inits.clone()),
         |i, records: Vec<Record>| {
             let ok = records.iter().all(|r| r.outcome.is_completed());
             report.startup.extend(records);
@@ -55,13 +60,21 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
             } else {
                 Phase::Init
             };
+            let init = inits[i]
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take();
+            report
+                .startup
+                .extend(init.filter(|_| phase == Phase::Start));
             report.startup.push(Record {
                 component: run.graph.nodes[i].name(),
                 phase,
                 outcome: Outcome::Interrupted,
                 began: stopped_at.saturating_sub(ran_for),
                 duration: ran_for,
-                written: phase == Phase::Init || writes(run, i, phase),
+                idle: phase == Phase::Start && !writes(run, i, phase),
+                steps: (run.steps.began(i), run.steps.tick()),
             });
         }
     }
@@ -75,6 +88,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
 pub(crate) fn start_one(
     run: &Run,
     i: usize,
+    inits: Arc<[Mutex<Option<Record>>]>,
 ) -> impl std::future::Future<Output = Vec<Record>> + Send + 'static {
     let node = &run.graph.nodes[i];
     let registration = node.registration;
@@ -82,6 +96,8 @@ pub(crate) fn start_one(
     let shared = run.nodes[i].clone();
     let slots = run.slots.clone();
     let replacement = run.replacements[i].clone();
+    let faults = run.faults[i].clone();
+    let steps = run.steps.clone();
     let mut store = DepStore::new(run.supplies.clone());
     for &d in &node.dependencies {
         if let Some(instance) = run.slots[d].get() {
@@ -106,24 +122,29 @@ pub(crate) fn start_one(
         let deadline = began + limit;
         let obligations = Obligations::default();
 
-        let mut instance = replacement;
-        let outcome = if instance.is_some() {
-            Outcome::Completed
-        } else {
-            guarded(deadline, limit, async {
-                let built = obligations.during((registration.build)(store)).await?;
-                instance = Some(built);
-                Ok(())
-            })
-            .await
+        let began_step = steps.begin(i);
+        let init_fault = testing::find(&faults, Phase::Init);
+        let replaced = replacement.is_some() && init_fault.is_none();
+        let mut instance = None;
+        let build = async {
+            match replacement {
+                Some(replacement) => Ok(replacement),
+                None => obligations.during((registration.build)(store)).await,
+            }
         };
+        let outcome = guarded(deadline, limit, async {
+            instance = Some(testing::inject(init_fault, name, Phase::Init, build).await?);
+            Ok(())
+        })
+        .await;
         let init = Record {
             component: name,
             phase: Phase::Init,
             outcome,
             began: began.saturating_duration_since(run_began),
             duration: began.elapsed(),
-            written: true,
+            idle: replaced,
+            steps: (began_step, steps.tick()),
         };
         let Some(instance) = instance.filter(|_| init.outcome.is_completed()) else {
             record_span.record("outcome", init.outcome.kind());
@@ -131,16 +152,26 @@ pub(crate) fn start_one(
             tracing::error!(outcome = %init.outcome, "init did not complete");
             return vec![init];
         };
+        *inits[i].lock().unwrap_or_else(PoisonError::into_inner) = Some(init.clone());
         let hooks = instance.hooks.clone();
         // Stored before `start` runs: if `start` is cut short, the value still
         // gets its teardown.
         slots[i].set(instance);
 
+        let began_step = steps.begin(i);
         let began_start = Instant::now();
-        let written = hooks.writes(Phase::Start);
+        let start_fault = testing::find(&faults, Phase::Start);
+        let written = start_fault.is_some() || hooks.writes(Phase::Start);
         let mut outcome = if written {
             let cx = Context::new(shared, Phase::Start, Some(deadline));
-            guarded(deadline, limit, hooks.run(Phase::Start, &cx)).await
+            let hook = async {
+                match hooks.writes(Phase::Start) {
+                    true => hooks.run(Phase::Start, &cx).await,
+                    false => Ok(()),
+                }
+            };
+            let hook = testing::inject(start_fault, name, Phase::Start, hook);
+            guarded(deadline, limit, hook).await
         } else {
             Outcome::Completed
         };
@@ -153,7 +184,8 @@ pub(crate) fn start_one(
             outcome,
             began: began_start.saturating_duration_since(run_began),
             duration: began_start.elapsed(),
-            written,
+            idle: !written,
+            steps: (began_step, steps.tick()),
         };
         record_span.record("outcome", start.outcome.kind());
         record_span.record("duration", tracing::field::debug(began.elapsed()));

@@ -326,13 +326,15 @@ async fn restart(
     // Everything not started, dependencies first (what is not started is
     // always closed under dependents, so their dependencies are up).
     let members: Vec<bool> = progress.started.iter().map(|s| !s).collect();
+    let inits: std::sync::Arc<[Mutex<Option<Record>>]> =
+        (0..run.graph.len()).map(|_| Mutex::new(None)).collect();
     let mut failed = None;
     let walked = walk(
         &run.graph,
         &members,
         Order::DependenciesFirst,
         Some(&run.trigger.begun),
-        |j| start_one(run, j),
+        |j| start_one(run, j, inits.clone()),
         |j, start_records: Vec<Record>| {
             let ok = start_records.iter().all(|r| r.outcome.is_completed());
             if !ok && failed.is_none() {
