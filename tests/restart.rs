@@ -693,3 +693,47 @@ async fn a_dependent_without_a_policy_that_fails_to_start_again_shuts_down() {
         .to_string()
         .contains("Follower failed with no restart policy"));
 }
+
+mod hanging_teardown {
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Stuck, deps = [], log = LOG, fail = FAIL);
+}
+
+/// With the fault injection of feature `testing`: a teardown that hangs
+/// during a restart is cut at its deadline, reported in the restart's
+/// records, and the restart goes on.
+#[tokio::test(start_paused = true)]
+async fn a_hook_that_hangs_during_a_restart_is_cut_at_its_deadline_and_the_restart_goes_on() {
+    use hanging_teardown::*;
+    use lifecycle::testing::Fault;
+    let app = quiet()
+        .only::<Stuck>()
+        .teardown_timeout(Duration::from_secs(2))
+        .fault::<Stuck>(Phase::Teardown, Fault::Hang)
+        .restart::<Stuck>(policy(Duration::from_secs(1), 5))
+        .start()
+        .await
+        .expect("starts");
+    let failed_at = Instant::now();
+    FAIL.notify_one();
+    sleep(Duration::from_secs(4)).await;
+    assert!(app.health().is_ready());
+    // Teardown cut at 2 s, then the 1 s backoff.
+    assert_eq!(LOG.at("Stuck.init", 1) - failed_at, Duration::from_secs(3));
+    let report = app.shutdown().await;
+    let teardown = report.restarts[0]
+        .records
+        .iter()
+        .find(|r| r.phase == Phase::Teardown)
+        .expect("a teardown record");
+    assert!(
+        matches!(teardown.outcome, lifecycle::Outcome::TimedOut { .. }),
+        "{:?}",
+        teardown.outcome
+    );
+    assert_eq!(report.restarts[0].down_for, Some(Duration::from_secs(3)));
+    // The final shutdown's teardown hangs too: not clean, and said why.
+    assert!(!report.is_clean());
+}
