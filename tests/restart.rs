@@ -8,7 +8,7 @@
 //! and runs only its own graph with `Builder::only`.
 
 use lifecycle::{
-    Cause, Component, Context, Deps, Lifecycle, Phase, Restart, Service, ShutdownReason,
+    Cause, Component, Context, Deps, Lifecycle, Phase, Restart, Running, Service, ShutdownReason,
 };
 use lifecycle_suite::log::Log;
 use std::time::Duration;
@@ -19,6 +19,16 @@ fn quiet() -> lifecycle::Builder {
     Lifecycle::builder()
         .handle_signals(false)
         .print_report(false)
+}
+
+/// Starts `T` and what it depends on, `R` restarting under `policy`.
+async fn start<T: Component, R: Component>(policy: Restart) -> Running {
+    quiet()
+        .only::<T>()
+        .restart::<R>(policy)
+        .start()
+        .await
+        .expect("starts")
 }
 
 /// A policy without jitter, so the timing is exact.
@@ -211,12 +221,7 @@ mod limit {
 #[tokio::test(start_paused = true)]
 async fn beyond_the_intensity_limit_the_application_shuts_down_not_clean() {
     use limit::*;
-    let app = quiet()
-        .only::<Client>()
-        .restart::<Flaky>(policy(Duration::from_millis(500), 2))
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Client, Flaky>(policy(Duration::from_millis(500), 2)).await;
     for _ in 0..2 {
         FAIL.notify_one();
         sleep(Duration::from_secs(5)).await;
@@ -260,14 +265,10 @@ mod window {
 #[tokio::test(start_paused = true)]
 async fn restarts_outside_the_window_do_not_count_and_backoff_starts_over() {
     use window::*;
-    let app = quiet()
-        .only::<Windowed>()
-        .restart::<Windowed>(
-            policy(Duration::from_secs(1), 1).intensity(1, Duration::from_secs(10)),
-        )
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Windowed, Windowed>(
+        policy(Duration::from_secs(1), 1).intensity(1, Duration::from_secs(10)),
+    )
+    .await;
     for _ in 0..3 {
         FAIL.notify_one();
         sleep(Duration::from_secs(11)).await;
@@ -301,12 +302,7 @@ mod signal {
 #[tokio::test(start_paused = true)]
 async fn a_shutdown_during_a_restart_stops_everything_and_restarts_nothing() {
     use signal::*;
-    let app = quiet()
-        .only::<Api>()
-        .restart::<Store>(policy(Duration::from_secs(1), 5))
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Api, Store>(policy(Duration::from_secs(1), 5)).await;
     FAIL.notify_one();
     // In the middle of the restart's drain of Api.
     sleep(Duration::from_secs(2)).await;
@@ -338,12 +334,7 @@ mod backoff_signal {
 #[tokio::test(start_paused = true)]
 async fn a_shutdown_during_the_backoff_ends_the_wait_at_once() {
     use backoff_signal::*;
-    let app = quiet()
-        .only::<Waiting>()
-        .restart::<Waiting>(policy(Duration::from_secs(8), 5))
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Waiting, Waiting>(policy(Duration::from_secs(8), 5)).await;
     FAIL.notify_one();
     sleep(Duration::from_secs(1)).await;
     let began = Instant::now();
@@ -381,12 +372,7 @@ mod after_shutdown {
 #[tokio::test(start_paused = true)]
 async fn a_failure_after_shutdown_began_is_reported_never_restarted() {
     use after_shutdown::*;
-    let app = quiet()
-        .only::<Late>()
-        .restart::<Late>(policy(Duration::from_millis(1), 5))
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Late, Late>(policy(Duration::from_millis(1), 5)).await;
     let report = app.shutdown().await;
     assert_eq!(LOG.count("Late.init"), 1);
     assert!(report.restarts.is_empty());
@@ -458,12 +444,7 @@ mod requested {
 #[tokio::test(start_paused = true)]
 async fn a_component_can_ask_for_its_own_restart() {
     use requested::*;
-    let app = quiet()
-        .only::<Asker>()
-        .restart::<Asker>(policy(Duration::from_millis(100), 5))
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Asker, Asker>(policy(Duration::from_millis(100), 5)).await;
     ASK.notify_one();
     sleep(Duration::from_secs(1)).await;
     assert_eq!(LOG.count("Asker.init"), 2);
@@ -479,14 +460,10 @@ async fn a_component_can_ask_for_its_own_restart() {
 async fn a_readiness_check_failing_too_long_restarts_the_component() {
     use requested::*;
     use std::sync::atomic::Ordering;
-    let app = quiet()
-        .only::<Unsure>()
-        .restart::<Unsure>(
-            policy(Duration::from_millis(100), 5).when_not_ready_for(Duration::from_secs(4)),
-        )
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Unsure, Unsure>(
+        policy(Duration::from_millis(100), 5).when_not_ready_for(Duration::from_secs(4)),
+    )
+    .await;
     HEALTHY.store(false, Ordering::SeqCst);
     sleep(Duration::from_secs(3)).await;
     // Not ready, but not yet for long enough.
@@ -621,12 +598,7 @@ flappy_graph!(follower_fails);
 async fn a_start_that_fails_during_a_restart_is_retried_with_the_next_backoff() {
     use retry::*;
     use std::sync::atomic::Ordering;
-    let app = quiet()
-        .only::<Follower>()
-        .restart::<Flappy>(policy(Duration::from_secs(1), 5))
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Follower, Flappy>(policy(Duration::from_secs(1), 5)).await;
     FLAPPY_INIT_FAILURES.store(2, Ordering::SeqCst);
     FAIL.notify_one();
     // Backoff 1 s, init fails; 2 s, init fails; 4 s, init succeeds.
@@ -670,12 +642,7 @@ async fn a_start_that_fails_during_a_restart_is_retried_with_the_next_backoff() 
 async fn a_dependent_without_a_policy_that_fails_to_start_again_shuts_down() {
     use follower_fails::*;
     use std::sync::atomic::Ordering;
-    let app = quiet()
-        .only::<Follower>()
-        .restart::<Flappy>(policy(Duration::from_secs(1), 5))
-        .start()
-        .await
-        .expect("starts");
+    let app = start::<Follower, Flappy>(policy(Duration::from_secs(1), 5)).await;
     FOLLOWER_INIT_FAILURES.store(1, Ordering::SeqCst);
     FAIL.notify_one();
     let report = app.finished().await;
