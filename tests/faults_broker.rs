@@ -3,7 +3,8 @@
 //! between them and RabbitMQ cuts every connection and refuses new ones for
 //! 3 s, three times. Neither process exits; each one's readiness is false
 //! while the broker is away and true after; at the end every order is
-//! shipped exactly once (rows counted) and the outbox is empty.
+//! shipped exactly once (rows counted) and the outbox is empty. Last, a
+//! `SIGTERM` in the middle of a restart stops the worker at once, exit 0.
 //!
 //! The worker's consumer reconnects through a restart of its component (its
 //! restart policy), the API's publisher by itself.
@@ -182,14 +183,38 @@ fn the_shop_survives_three_broker_cuts_and_ships_every_order_once() {
     assert_eq!(outbox, 0, "outbox empty");
     assert!(restarted >= CUTS, "the worker restarted after each cut");
 
-    // Both shut down cleanly after all that.
-    for (name, process) in [("worker", worker), ("api", api)] {
-        process.signal("TERM");
-        let (status, lines) = process.wait(Duration::from_secs(30));
-        assert!(
-            status.success(),
-            "{name} exited {status}:\n{}",
-            lines.join("\n")
-        );
-    }
+    // A SIGTERM in the middle of a restart: the worker, its broker cut once
+    // more, is restarting when the signal comes. It stops at once (nothing
+    // is built again) and exits 0; the API, the broker back, exits 0 too.
+    proxy.cut();
+    until_ready_is(&mut worker, worker_health, false, CUT_FOR);
+    std::thread::sleep(Duration::from_millis(300));
+    let signalled = Instant::now();
+    worker.signal("TERM");
+    let (status, lines) = worker.wait(Duration::from_secs(30));
+    let stopped_in = signalled.elapsed();
+    println!("worker: SIGTERM during a restart, exited {status} after {stopped_in:?}");
+    assert!(
+        status.success(),
+        "worker exited {status}:\n{}",
+        lines.join("\n")
+    );
+    assert!(stopped_in < Duration::from_secs(5), "{stopped_in:?}");
+    let after: Vec<&String> = lines
+        .iter()
+        .skip_while(|l| !l.contains("signal received"))
+        .collect();
+    assert!(
+        !after.iter().any(|l| l.contains("consuming")),
+        "nothing is started again after the signal:\n{}",
+        lines.join("\n")
+    );
+    proxy.restore();
+    api.signal("TERM");
+    let (status, lines) = api.wait(Duration::from_secs(30));
+    assert!(
+        status.success(),
+        "api exited {status}:\n{}",
+        lines.join("\n")
+    );
 }
