@@ -704,3 +704,43 @@ async fn a_hook_that_hangs_during_a_restart_is_cut_at_its_deadline_and_the_resta
     // The final shutdown's teardown hangs too: not clean, and said why.
     assert!(!report.is_clean());
 }
+
+mod early {
+    //! Its first incarnation's task fails while start-up is still going on.
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    pub static INCARNATIONS: AtomicUsize = AtomicUsize::new(0);
+
+    #[derive(Component)]
+    pub struct Early;
+    impl Service for Early {
+        async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            Ok(Early)
+        }
+        async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+            let first = INCARNATIONS.fetch_add(1, Ordering::SeqCst) == 0;
+            cx.spawn("link", async move {
+                if first {
+                    return Err(lifecycle::Error::msg("lost at once"));
+                }
+                std::future::pending().await
+            });
+            // Start-up goes on a while after the task failed.
+            sleep(Duration::from_millis(50)).await;
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_during_start_up_is_restarted_once_the_application_is_ready() {
+    use early::*;
+    use std::sync::atomic::Ordering;
+    let app = start::<Early, Early>(policy(Duration::from_secs(1), 5)).await;
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(INCARNATIONS.load(Ordering::SeqCst), 2);
+    assert!(app.health().is_ready());
+    let report = app.shutdown().await;
+    assert_eq!(report.restarts.len(), 1);
+    assert!(report.task_failures.is_empty());
+}

@@ -12,7 +12,7 @@ use crate::restart::Restart;
 use crate::signal::Signals;
 use crate::slot::Slot;
 use crate::startup::start;
-use crate::supervise::{supervise, Failure};
+use crate::supervise::{never_supervised, supervise, Failure};
 use crate::supply::Supplies;
 use crate::testing::{self, FaultAt};
 use crate::trigger::Trigger;
@@ -183,6 +183,8 @@ pub(crate) async fn run(
         // Until shutdown begins; failed components with a restart policy
         // are restarted along the graph meanwhile.
         supervise(&run, &mut progress, &mut report).await;
+    } else {
+        never_supervised(&run, &mut report);
     }
     let began = Instant::now();
     if let Some(reason) = trigger.reason() {

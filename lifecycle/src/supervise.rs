@@ -167,8 +167,12 @@ pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut R
         }
         watching.reset();
     }
-    // Failures still queued were never acted on: they count as task
-    // failures, as they would without a policy.
+    unhandled(failures, report);
+}
+
+/// Failures still queued when the run stops supervising were never acted
+/// on: they count as task failures, as they would without a policy.
+fn unhandled(mut failures: mpsc::UnboundedReceiver<Failure>, report: &mut Report) {
     failures.close();
     while let Ok(failure) = failures.try_recv() {
         if let Cause::TaskFailed { task, error } = failure.cause {
@@ -178,6 +182,19 @@ pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut R
                 error,
             });
         }
+    }
+}
+
+/// For a run that never got to supervise (start-up failed or was cut
+/// short): the failures queued meanwhile go into the report.
+pub(crate) fn never_supervised(run: &Run, report: &mut Report) {
+    let receiver = run
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(failures) = receiver {
+        unhandled(failures, report);
     }
 }
 
