@@ -96,7 +96,7 @@ impl Obligations {
 
 /// An obligation taken in `init` and still open when `start` returned.
 #[derive(Debug, thiserror::Error)]
-#[error("`init` built {what}, but its `start` never ran, so it does nothing: {fix}")]
+#[error("`init` built {what}, but its `start` never ran: {fix}")]
 pub(crate) struct Unkept {
     what: &'static str,
     fix: &'static str,
