@@ -35,7 +35,28 @@
 //! - `SHOP_WORK_MS`: simulated work per shipment, default 5;
 //! - `SHOP_LINE_DELAY_MS`: simulated latency per order line written, default 0;
 //! - `SHOP_HANG_ON`: a message id whose handler never finishes (a demo of
-//!   the drain deadline).
+//!   the drain deadline);
+//! - `SHOP_HEALTH_ADDR`: where the worker serves its health probes
+//!   (`/health/ready`, `/health/live`), if set;
+//! - `SHOP_DB_ACQUIRE_MS`: how long a request waits for a database
+//!   connection before it is answered `503`, default 500;
+//! - `SHOP_DB_TIMEOUT_MS`: how long a request's database work may take
+//!   before it is answered `503` (a database that stops answering without
+//!   closing its connections), default 5000;
+//! - `SHOP_RESTARTS`: how many restarts of the worker's consumer a minute
+//!   allows before the process gives up, default 30.
+//!
+//! # Faults of what the shop depends on
+//! - The broker goes away: the worker's consumer fails, and its restart
+//!   policy stops it (its unacknowledged messages go back to the queue),
+//!   then connects and subscribes again with backoff; the worker's readiness
+//!   names it meanwhile. The API's publisher reconnects by itself on the
+//!   next publish; until then the API is not ready and committed orders wait
+//!   in the outbox.
+//! - The database goes away: requests that need it wait at most
+//!   `SHOP_DB_ACQUIRE_MS` for a connection, and their database work at most
+//!   `SHOP_DB_TIMEOUT_MS`, then get `503`; readiness is false until it
+//!   answers again.
 
 #[path = "shop/api.rs"]
 mod api;
@@ -45,7 +66,7 @@ mod worker;
 use lifecycle::config::ConfigError;
 use lifecycle::postgres::sqlx::postgres::PgConnectOptions;
 use lifecycle::postgres::{sqlx, Pool};
-use lifecycle::{Component, Context, Deps, Lifecycle, Service};
+use lifecycle::{Component, Context, Deps, Lifecycle, Restart, Service};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -71,6 +92,8 @@ struct Settings {
     work: Duration,
     line_delay: Duration,
     hang_on: Option<String>,
+    acquire: Duration,
+    db_timeout: Duration,
 }
 
 impl Service for Settings {
@@ -91,6 +114,8 @@ impl Service for Settings {
             work: Duration::from_millis(number("SHOP_WORK_MS", 5)?),
             line_delay: Duration::from_millis(number("SHOP_LINE_DELAY_MS", 0)?),
             hang_on: std::env::var("SHOP_HANG_ON").ok().filter(|v| !v.is_empty()),
+            acquire: Duration::from_millis(number("SHOP_DB_ACQUIRE_MS", 500)?),
+            db_timeout: Duration::from_millis(number("SHOP_DB_TIMEOUT_MS", 5000)?),
         })
     }
 }
@@ -110,7 +135,12 @@ impl Service for Db {
         let connect = PgConnectOptions::from_str(&settings.database_url)?
             .options([("search_path", settings.schema.as_str())]);
         let max = u32::from(settings.prefetch).max(10) + 2;
-        let pool = Pool::connect_with(connect, Pool::options().max_connections(max)).await?;
+        // Bounded: a request waits this long at most for a connection, then
+        // gets 503, instead of hanging while the database is away.
+        let options = Pool::options()
+            .max_connections(max)
+            .acquire_timeout(settings.acquire);
+        let pool = Pool::connect_with(connect, options).await?;
         migrate(&pool, &settings.schema).await?;
         Ok(Db { pool })
     }
@@ -187,9 +217,25 @@ async fn main() -> lifecycle::Result<()> {
     )?));
     let builder = match role()? {
         Role::Api => builder.only::<api::Api>(),
-        Role::Worker => builder.only::<worker::Worker>(),
+        // The consumer reconnects through a restart: its connection, its
+        // channel and its unacknowledged messages go together.
+        Role::Worker => with_probes(builder.only::<worker::Worker>()).restart::<worker::Worker>(
+            Restart::on_failure()
+                .backoff(Duration::from_millis(250), Duration::from_secs(2))
+                .intensity(number("SHOP_RESTARTS", 30)?, Duration::from_secs(60))
+                // A consumer whose connection is down but did not fail.
+                .when_not_ready_for(Duration::from_secs(3)),
+        ),
     };
     builder.run().await
+}
+
+/// The worker's health probes, when `SHOP_HEALTH_ADDR` asks for them.
+fn with_probes(builder: lifecycle::Builder) -> lifecycle::Builder {
+    match std::env::var("SHOP_HEALTH_ADDR") {
+        Ok(addr) if !addr.is_empty() => builder.only::<worker::Probes>(),
+        _ => builder,
+    }
 }
 
 /// `--role api|worker`, or `SHOP_ROLE`.

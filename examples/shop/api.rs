@@ -121,6 +121,12 @@ impl Service for Outbox {
         flushed?;
         closed
     }
+
+    /// Not ready while orders cannot be published (the broker is away):
+    /// they would wait in the outbox. The publisher reconnects by itself.
+    async fn ready(&self) -> lifecycle::Result<()> {
+        self.publisher.ready().await
+    }
 }
 
 /// The HTTP API, served with connection draining and health probes.
@@ -138,6 +144,7 @@ impl Service for Api {
             db: deps.get::<Db>(),
             outbox: deps.get::<Outbox>(),
             line_delay: settings.line_delay,
+            db_timeout: settings.db_timeout,
         };
         let router = Router::new()
             .route("/orders", post(create_order))
@@ -184,6 +191,8 @@ struct Shop {
     db: Dep<Db>,
     outbox: Dep<Outbox>,
     line_delay: Duration,
+    /// What a request's database work may take at most.
+    db_timeout: Duration,
 }
 
 /// `POST /orders {"items": [{"sku": "tea-sencha", "quantity": 2}, ...]}`.
@@ -214,6 +223,20 @@ struct OrderView {
 }
 
 type Failure = (StatusCode, String);
+
+/// A database error: `503` when the database cannot be reached (the pool's
+/// bounded acquire gave up, the connection was lost), so clients retry
+/// elsewhere or later; `500` otherwise.
+fn db(error: sqlx::Error) -> Failure {
+    if lifecycle::postgres::is_unavailable(&error) {
+        tracing::warn!(%error, "database unavailable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database unavailable".to_owned(),
+        );
+    }
+    internal(error)
+}
 
 fn internal(error: impl std::fmt::Display) -> Failure {
     tracing::error!(%error, "request failed");
@@ -251,9 +274,34 @@ async fn create_order(
         .map(|(item, price)| price * i64::from(item.quantity))
         .sum();
 
-    // The order, its lines and its outbox row: all or nothing. If this
-    // request is cut off before the commit, the transaction rolls back.
-    let mut tx = shop.db.pool.begin().await.map_err(internal)?;
+    // The order, its lines and its outbox row: all or nothing, in bounded
+    // time. If this request is cut off before the commit (a deadline, or a
+    // database that stopped answering), the transaction rolls back.
+    let id = within(shop.db_timeout, insert_order(&shop, &priced, total)).await?;
+
+    // Committed: the order exists. Publishing can fail without losing it;
+    // the relay will send it.
+    match tokio::time::timeout(shop.db_timeout, shop.outbox.publish(id)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => {
+            tracing::warn!(order = id, error = %format_args!("{error:#}"), "publish failed; the outbox relay will retry");
+        }
+        Err(_) => tracing::warn!(
+            order = id,
+            "publish took too long; the outbox relay will retry"
+        ),
+    }
+    let created = Created {
+        id,
+        lines: priced.len(),
+        total_cents: total,
+    };
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// Writes the order, its lines and its outbox row in one transaction.
+async fn insert_order(shop: &Shop, priced: &[(&Item, i64)], total: i64) -> Result<i64, Failure> {
+    let mut tx = shop.db.pool.begin().await.map_err(db)?;
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO orders (line_count, total_cents) VALUES ($1, $2) RETURNING id",
     )
@@ -261,7 +309,7 @@ async fn create_order(
     .bind(total)
     .fetch_one(&mut *tx)
     .await
-    .map_err(internal)?;
+    .map_err(db)?;
     for (line, (item, price)) in priced.iter().enumerate() {
         if !shop.line_delay.is_zero() {
             tokio::time::sleep(shop.line_delay).await;
@@ -274,35 +322,45 @@ async fn create_order(
             .bind(price)
             .execute(&mut *tx)
             .await
-            .map_err(internal)?;
+            .map_err(db)?;
     }
     sqlx::query("INSERT INTO outbox (order_id) VALUES ($1)")
         .bind(id)
         .execute(&mut *tx)
         .await
-        .map_err(internal)?;
-    tx.commit().await.map_err(internal)?;
+        .map_err(db)?;
+    tx.commit().await.map_err(db)?;
+    Ok(id)
+}
 
-    // Committed: the order exists. Publishing can fail without losing it;
-    // the relay will send it.
-    if let Err(error) = shop.outbox.publish(id).await {
-        tracing::warn!(order = id, error = %format_args!("{error:#}"), "publish failed; the outbox relay will retry");
+/// `work`, or `503` when the database has not answered within `limit`.
+async fn within<T>(
+    limit: Duration,
+    work: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    match tokio::time::timeout(limit, work).await {
+        Ok(result) => result,
+        Err(_) => {
+            tracing::warn!(?limit, "database did not answer in time");
+            Err((
+                StatusCode::SERVICE_UNAVAILABLE,
+                "database unavailable".to_owned(),
+            ))
+        }
     }
-    let created = Created {
-        id,
-        lines: priced.len(),
-        total_cents: total,
-    };
-    Ok((StatusCode::CREATED, Json(created)))
 }
 
 async fn order(State(shop): State<Shop>, Path(id): Path<i64>) -> Result<Json<OrderView>, Failure> {
+    within(shop.db_timeout, read_order(&shop, id)).await
+}
+
+async fn read_order(shop: &Shop, id: i64) -> Result<Json<OrderView>, Failure> {
     let pool = shop.db.pool.pool();
     let total: Option<i64> = sqlx::query_scalar("SELECT total_cents FROM orders WHERE id = $1")
         .bind(id)
         .fetch_optional(pool)
         .await
-        .map_err(internal)?;
+        .map_err(db)?;
     let Some(total_cents) = total else {
         return Err((StatusCode::NOT_FOUND, format!("no order {id}")));
     };
@@ -312,7 +370,7 @@ async fn order(State(shop): State<Shop>, Path(id): Path<i64>) -> Result<Json<Ord
     .bind(id)
     .fetch_all(pool)
     .await
-    .map_err(internal)?
+    .map_err(db)?
     .into_iter()
     .map(|(sku, quantity)| Item { sku, quantity })
     .collect();
@@ -321,7 +379,7 @@ async fn order(State(shop): State<Shop>, Path(id): Path<i64>) -> Result<Json<Ord
             .bind(id)
             .fetch_one(pool)
             .await
-            .map_err(internal)?;
+            .map_err(db)?;
     Ok(Json(OrderView {
         id,
         total_cents,

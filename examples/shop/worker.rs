@@ -1,7 +1,9 @@
 //! The shop's worker role: ships each ordered message exactly once.
 
 use super::{Db, Settings, PROCESSED};
+use axum::Router;
 use lifecycle::amqp::{Consumer, Message};
+use lifecycle::http::Server;
 use lifecycle::postgres::{sqlx, Idempotency};
 use lifecycle::{Component, Context, Dep, Deps, Service};
 
@@ -50,6 +52,34 @@ impl Service for Worker {
     }
     async fn ready(&self) -> lifecycle::Result<()> {
         self.consumer.check()
+    }
+}
+
+/// The worker's health probes (`/health/ready` names the consumer while it
+/// is down or restarting), on `SHOP_HEALTH_ADDR` when it is set. Depends on nothing the
+/// consumer restarts with, so the probes keep answering through a restart.
+#[derive(Component)]
+#[component(depends_on = [Settings])]
+pub struct Probes {
+    server: Server,
+}
+
+impl Service for Probes {
+    async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+        let server = Server::new(Router::new()).bind_env("SHOP_HEALTH_ADDR", "127.0.0.1:0")?;
+        Ok(Probes { server })
+    }
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.start(cx).await
+    }
+    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.stop_intake(cx).await
+    }
+    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.drain(cx).await
+    }
+    async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
+        self.server.teardown(cx).await
     }
 }
 

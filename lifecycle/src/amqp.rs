@@ -22,6 +22,24 @@
 //!   short), the consuming task is aborted, its handlers with it, and the
 //!   broker requeues their unacknowledged messages when the channel closes.
 //!
+//! # When the broker goes away
+//! A [`Consumer`] reconnects through a restart of its component, not by
+//! itself: give the component a [`Restart`](crate::Restart) policy
+//! (`Builder::restart::<Worker>(Restart::on_failure())`). A lost connection
+//! fails the consuming task; the restart stops the component (its handlers
+//! are cancelled, their transactions roll back, and the broker requeues
+//! every message they had not acknowledged, since their channel is gone),
+//! then builds it again: a new connection in `init`, a new subscription in
+//! `start`, with backoff while the broker is still away, and anything that
+//! depends on the consumer restarted after it. Why not a reconnect loop
+//! inside: a subscription is the connection, the channel, the prefetch and
+//! the deliveries in flight together, and the component's state was built on
+//! them; rebuilding the component is the one way that leaves nothing of the
+//! old connection behind, and the policy bounds it (backoff, intensity) and
+//! reports it. The component's readiness ([`Consumer::check`]) and the
+//! restart make it not ready meanwhile. A [`Publisher`] does reconnect by
+//! itself; see there why.
+//!
 //! Whatever happens, nothing is lost: a message is acknowledged only after
 //! its handler succeeded, and the broker requeues every unacknowledged
 //! message of a connection that goes away, even after `SIGKILL`. The price is
@@ -96,6 +114,14 @@ pub use lapin;
 
 /// The default prefetch: at most this many unacknowledged messages per consumer.
 pub const DEFAULT_PREFETCH: u16 = 32;
+
+/// How often a running consumer checks that its channel is still connected
+/// (a lost connection does not always end the stream of deliveries).
+pub const CONNECTION_CHECK_EVERY: Duration = Duration::from_millis(500);
+
+/// How long an ack or nack may take before the consumer gives up on it (the
+/// message stays unacknowledged, so the broker redelivers it).
+pub const SETTLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// The default [margin](Consumer::deadline_margin) kept before the drain deadline.
 pub const DEFAULT_DEADLINE_MARGIN: Duration = Duration::from_secs(1);
@@ -192,6 +218,12 @@ pub enum Error {
     /// the application was running.
     #[error("the broker cancelled the subscription to queue `{queue}`")]
     CancelledByBroker {
+        /// The queue.
+        queue: String,
+    },
+    /// The connection or channel of a consumer was lost while it ran.
+    #[error("the amqp connection of the consumer of queue `{queue}` was lost")]
+    ConnectionLost {
         /// The queue.
         queue: String,
     },
@@ -359,7 +391,9 @@ impl Consumer {
     /// at most [`prefetch`](Consumer::prefetch) at once. A message is
     /// acknowledged after its handler returned `Ok`; see [`OnError`] for
     /// `Err`. The consuming loop is a task tracked by the runtime: a lost
-    /// connection, or the broker cancelling the subscription, begins shutdown.
+    /// connection, or the broker cancelling the subscription, fails it, which
+    /// restarts the component when it has a [`Restart`](crate::Restart)
+    /// policy and begins shutdown otherwise.
     pub async fn start<H, F>(&self, cx: &Context, handler: H) -> crate::Result<()>
     where
         H: Fn(Message) -> F + Send + Sync + 'static,
@@ -554,6 +588,9 @@ impl Consuming {
         let mut in_flight: HashMap<tokio::task::Id, InFlight> = HashMap::new();
         let mut subscribed = true;
         let mut expired = false;
+        // A lost connection does not always end the delivery stream: look.
+        let mut watch = tokio::time::interval(CONNECTION_CHECK_EVERY);
+        watch.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if !subscribed && handlers.is_empty() {
                 return Ok(());
@@ -564,6 +601,16 @@ impl Consuming {
                     expired = true;
                     subscribed = false;
                     handlers.abort_all();
+                }
+                _ = watch.tick(), if subscribed && !self.shared.stopping.is_cancelled() => {
+                    let connected = self
+                        .shared
+                        .channel
+                        .get()
+                        .is_none_or(|(channel, _)| channel.status().connected());
+                    if !connected {
+                        return Err(Error::ConnectionLost { queue: self.queue.clone() }.into());
+                    }
                 }
                 Some(joined) = handlers.join_next_with_id(), if !handlers.is_empty() => {
                     let (id, outcome) = match joined {
@@ -628,15 +675,22 @@ impl Consuming {
         outcome: Result<crate::Result<()>, tokio::task::JoinError>,
     ) {
         match outcome {
-            Ok(Ok(())) => match message.acker.ack(BasicAckOptions::default()).await {
-                Ok(_) => {
-                    self.shared.acked.fetch_add(1, Ordering::Relaxed);
+            Ok(Ok(())) => {
+                // On a lost connection an ack may never return: bounded.
+                let ack = message.acker.ack(BasicAckOptions::default());
+                match tokio::time::timeout(SETTLE_TIMEOUT, ack).await {
+                    Ok(Ok(_)) => {
+                        self.shared.acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    // The broker will redeliver it: the handler must be idempotent.
+                    Ok(Err(error)) => {
+                        tracing::warn!(queue = %self.queue, %error, "ack failed; the message will be redelivered")
+                    }
+                    Err(_) => {
+                        tracing::warn!(queue = %self.queue, "ack not sent in time; the message will be redelivered")
+                    }
                 }
-                // The broker will redeliver it: the handler must be idempotent.
-                Err(error) => {
-                    tracing::warn!(queue = %self.queue, %error, "ack failed; the message will be redelivered")
-                }
-            },
+            }
             Err(error) if error.is_cancelled() => {
                 self.shared
                     .requeued_at_deadline
@@ -663,38 +717,102 @@ async fn nack(acker: &Acker, requeue: bool) {
         multiple: false,
         requeue,
     };
-    if let Err(error) = acker.nack(options).await {
+    match tokio::time::timeout(SETTLE_TIMEOUT, acker.nack(options)).await {
+        Ok(Ok(_)) => {}
         // Still unacknowledged: the broker requeues it when the channel closes.
-        tracing::warn!(%error, "nack failed; the broker requeues the message when the channel closes");
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "nack failed; the broker requeues the message when the channel closes")
+        }
+        Err(_) => {
+            tracing::warn!(
+                "nack not sent in time; the broker requeues the message when the channel closes"
+            )
+        }
     }
 }
 
 /// Publishes persistent messages with publisher confirms, and closes its
 /// connection at teardown. [`publish`](Publisher::publish) returns once the
 /// broker has taken responsibility for the message.
+///
+/// # When the broker goes away
+/// A publisher reconnects by itself: the next [`publish`](Publisher::publish)
+/// (or [`ready`](Publisher::ready) check) after the connection was lost opens
+/// a new connection and channel. It does not go through a component restart
+/// because what publishes is usually the front of the application (an HTTP
+/// API): restarting it would restart everything that depends on it, closing
+/// listeners for a broker blip that an outbox absorbs anyway. Until a publish
+/// succeeds again, [`ready`](Publisher::ready) fails with the last error, so
+/// the component is not ready instead of failing silently.
 pub struct Publisher {
+    url: String,
+    link: std::sync::Mutex<Arc<Link>>,
+    /// Serialises reconnections.
+    reconnecting: tokio::sync::Mutex<()>,
+    /// The last publish or reconnection error, until one succeeds.
+    broken: std::sync::Mutex<Option<String>>,
+    /// When a reconnection was last tried (at most one per
+    /// [`RECONNECT_EVERY`] from readiness checks).
+    tried_at: std::sync::Mutex<Option<Instant>>,
+}
+
+/// How often [`Publisher::ready`] tries to reconnect while the broker is away.
+pub const RECONNECT_EVERY: Duration = Duration::from_millis(500);
+
+/// How long a publisher waits for a new connection to the broker.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+struct Link {
     connection: Connection,
     channel: Channel,
 }
 
 impl std::fmt::Debug for Publisher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Publisher").finish_non_exhaustive()
+        f.debug_struct("Publisher")
+            .field(
+                "broken",
+                &*self
+                    .broken
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            )
+            .finish_non_exhaustive()
     }
 }
 
 impl Publisher {
     /// Connects to `url` and opens a channel in confirm mode.
     pub async fn connect(url: &str) -> crate::Result<Self> {
-        let connection = connect(url, "publisher").await?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
+        let link = Publisher::open(url).await?;
         Ok(Publisher {
-            connection,
-            channel,
+            url: url.to_owned(),
+            link: std::sync::Mutex::new(Arc::new(link)),
+            reconnecting: tokio::sync::Mutex::new(()),
+            broken: std::sync::Mutex::default(),
+            tried_at: std::sync::Mutex::default(),
         })
+    }
+
+    async fn open(url: &str) -> crate::Result<Link> {
+        let opening = async {
+            let connection = connect(url, "publisher").await?;
+            let channel = connection.create_channel().await?;
+            channel
+                .confirm_select(ConfirmSelectOptions::default())
+                .await?;
+            Ok::<_, crate::Error>(Link {
+                connection,
+                channel,
+            })
+        };
+        tokio::time::timeout(CONNECT_TIMEOUT, opening)
+            .await
+            .map_err(|_| {
+                crate::Error::msg(format!(
+                    "the broker did not accept a connection within {CONNECT_TIMEOUT:?}"
+                ))
+            })?
     }
 
     /// [`connect`](Publisher::connect) to the URL in environment variable
@@ -703,25 +821,81 @@ impl Publisher {
         Publisher::connect(&env_or(var, default)).await
     }
 
-    /// The channel, for what this type does not cover.
-    pub fn channel(&self) -> &Channel {
-        &self.channel
+    fn link(&self) -> Arc<Link> {
+        self.link
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    fn set_broken(&self, error: Option<String>) {
+        *self
+            .broken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = error;
+    }
+
+    /// The channel (the current one: a reconnection opens another), for
+    /// what this type does not cover.
+    pub fn channel(&self) -> Channel {
+        self.link().channel.clone()
+    }
+
+    /// A connected channel: the current one, or a new one when it was lost.
+    async fn connected(&self) -> crate::Result<Channel> {
+        let link = self.link();
+        if link.channel.status().connected() {
+            return Ok(link.channel.clone());
+        }
+        let _one = self.reconnecting.lock().await;
+        let link = self.link();
+        if link.channel.status().connected() {
+            return Ok(link.channel.clone());
+        }
+        *self
+            .tried_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Instant::now());
+        match Publisher::open(&self.url).await {
+            Ok(link) => {
+                tracing::info!("amqp publisher reconnected");
+                let channel = link.channel.clone();
+                *self
+                    .link
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(link);
+                Ok(channel)
+            }
+            Err(error) => {
+                self.set_broken(Some(format!("reconnecting: {error:#}")));
+                Err(error)
+            }
+        }
     }
 
     /// Declares a durable queue.
     pub async fn declare_queue(&self, queue: &str) -> crate::Result<()> {
-        declare_queue(&self.channel, queue).await
+        declare_queue(&self.connected().await?, queue).await
     }
 
     /// Publishes a persistent message to `queue` (through the default
     /// exchange) with `message_id` set to `id`, and waits for the broker's
-    /// confirm.
+    /// confirm. Reconnects first if the connection was lost.
     pub async fn publish(&self, queue: &str, id: &str, payload: &[u8]) -> crate::Result<()> {
+        let result = self.try_publish(queue, id, payload).await;
+        match &result {
+            Ok(()) => self.set_broken(None),
+            Err(error) => self.set_broken(Some(format!("publishing: {error:#}"))),
+        }
+        result
+    }
+
+    async fn try_publish(&self, queue: &str, id: &str, payload: &[u8]) -> crate::Result<()> {
+        let channel = self.connected().await?;
         let properties = BasicProperties::default()
             .with_message_id(id.into())
             .with_delivery_mode(2);
-        let confirm = self
-            .channel
+        let confirm = channel
             .basic_publish(
                 "".into(),
                 queue.into(),
@@ -740,13 +914,41 @@ impl Publisher {
         }
     }
 
+    /// `Ok` while the publisher can publish: connected, and the last
+    /// publish (if any failed since) succeeded. While it cannot, tries to
+    /// reconnect (at most every [`RECONNECT_EVERY`]) and fails with the last
+    /// error. For [`Service::ready`](crate::Service::ready).
+    pub async fn ready(&self) -> crate::Result<()> {
+        let broken = self
+            .broken
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let connected = self.link().channel.status().connected();
+        if connected && broken.is_none() {
+            return Ok(());
+        }
+        let recently = self
+            .tried_at
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < RECONNECT_EVERY);
+        if !recently && self.connected().await.is_ok() {
+            self.set_broken(None);
+            return Ok(());
+        }
+        let why = broken.unwrap_or_else(|| "the amqp connection is down".to_owned());
+        Err(crate::Error::msg(format!("amqp publisher: {why}")))
+    }
+
     /// Closes the channel and the connection (what was confirmed is safe).
     pub async fn teardown(&self, cx: &Context) -> crate::Result<()> {
-        if self.channel.status().connected() {
-            self.channel.close(200, "shutting down".into()).await?;
+        let link = self.link();
+        if link.channel.status().connected() {
+            link.channel.close(200, "shutting down".into()).await?;
         }
-        if self.connection.status().connected() {
-            self.connection.close(200, "shutting down".into()).await?;
+        if link.connection.status().connected() {
+            link.connection.close(200, "shutting down".into()).await?;
         }
         tracing::info!(component = cx.name(), "amqp publisher closed");
         Ok(())

@@ -8,6 +8,7 @@ use crate::health::Health;
 use crate::phase::{Deadlines, Phase};
 use crate::picture::{GraphFormat, Picture};
 use crate::report::Report;
+use crate::restart::Restart;
 use crate::running::Running;
 use crate::settings::{self, EnvSettings, NoEnv, ProcessEnv, Source};
 use crate::shutdown::{self, Run};
@@ -115,6 +116,7 @@ pub struct Builder {
     print_graph: Option<GraphFormat>,
     supplies: Supplies,
     replacements: Vec<Replacement>,
+    restarts: Vec<(TypeId, &'static str, Restart)>,
     /// Faults to inject (feature `testing`), by component.
     faults: Vec<(TypeId, &'static str, FaultAt)>,
     /// Whether the process environment is ignored (feature `testing`).
@@ -142,6 +144,8 @@ struct Resolved {
     print_graph: Option<GraphFormat>,
     /// Per component (by graph index): its replacement, if it has one.
     replacements: Vec<Option<Instance>>,
+    /// Per component (by graph index): its restart policy.
+    policies: Vec<Restart>,
     /// Per component (by graph index): its injected faults.
     faults: Vec<Vec<FaultAt>>,
 }
@@ -206,6 +210,7 @@ impl Builder {
             print_graph: None,
             supplies: Supplies::default(),
             replacements: Vec::new(),
+            restarts: Vec::new(),
             faults: Vec::new(),
             hermetic: false,
             upgrade: false,
@@ -344,6 +349,32 @@ impl Builder {
             name: T::NAME,
             instance: Instance::of(instance),
         });
+        self
+    }
+
+    /// What to do when component `T` fails while the application runs (a
+    /// tracked task fails or panics, it asks with
+    /// [`Context::request_restart`](crate::Context::request_restart), or its
+    /// readiness check fails too long): by default ([`Restart::never`]) the
+    /// application shuts down; with [`Restart::on_failure`] `T` and its
+    /// dependents are stopped and started again, dependents first, after a
+    /// backoff, within an intensity limit. `T` must be part of the run.
+    ///
+    /// ```no_run
+    /// # use lifecycle::{Component, Deps, Service, Restart};
+    /// # #[derive(Component)] struct Consumer;
+    /// # impl Service for Consumer { async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> { Ok(Consumer) } }
+    /// # async fn f() -> lifecycle::Result<()> {
+    /// lifecycle::Lifecycle::builder()
+    ///     .restart::<Consumer>(Restart::on_failure())
+    ///     .run()
+    ///     .await
+    /// # }
+    /// ```
+    pub fn restart<T: Component>(mut self, policy: Restart) -> Self {
+        let type_id = TypeId::of::<T>();
+        self.restarts.retain(|r| r.0 != type_id);
+        self.restarts.push((type_id, T::NAME, policy));
         self
     }
 
@@ -501,6 +532,7 @@ impl Builder {
         let mut run = Run::new(resolved.graph, resolved.deadlines, self.trigger);
         run.supplies = Arc::new(self.supplies);
         run.replacements = resolved.replacements;
+        run.set_policies(resolved.policies);
         run.faults = resolved.faults;
         Ok(Prepared {
             run,
@@ -543,6 +575,7 @@ impl Builder {
         let mut graph = Graph::build(&self.roots)?;
         graph.apply_settings(source)?;
         let replacements = self.place_replacements(&graph)?;
+        let policies = self.place_policies(&graph)?;
         let faults = self.place_faults(&graph)?;
         let budget = Budget::of(&graph, &deadlines, grace_period);
         Ok(Resolved {
@@ -554,6 +587,7 @@ impl Builder {
             print_report: env.report_table.unwrap_or(self.print_report),
             print_graph: self.print_graph.or(env.print_graph),
             replacements,
+            policies,
             faults,
         })
     }
@@ -579,6 +613,21 @@ impl Builder {
                 .index_of(replacement.type_id)
                 .ok_or_else(|| not_in_run("replace", replacement.name))?;
             placed[i] = Some(replacement.instance.clone());
+        }
+        Ok(placed)
+    }
+
+    /// Each restart policy at its component's place in `graph`.
+    fn place_policies(&self, graph: &Graph) -> Result<Vec<Restart>, RunError> {
+        let mut placed = vec![Restart::never(); graph.len()];
+        for &(type_id, name, policy) in &self.restarts {
+            let Some(i) = graph.index_of(type_id) else {
+                return Err(RunError::Config {
+                    setting: "restart".to_owned(),
+                    reason: format!("`{name}` is not part of this run (see `Builder::only`)"),
+                });
+            };
+            placed[i] = policy;
         }
         Ok(placed)
     }

@@ -6,12 +6,15 @@ use crate::gate::Gate;
 use crate::health::Health;
 use crate::phase::Phase;
 use crate::report::ShutdownReason;
+use crate::restart::Cause;
+use crate::supervise::{Handled, Watch};
 use crate::tasks::Tasks;
 use crate::trigger::{ShutdownHandle, Trigger};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 /// Handed to every hook. Cheap to clone; a clone moved into a spawned task
 /// keeps working after the hook returned.
@@ -20,6 +23,10 @@ pub struct Context {
     node: Arc<Node>,
     phase: Phase,
     deadline: Option<Instant>,
+    /// The component's incarnation this context belongs to (a restart
+    /// begins a new one), and the token that ends it.
+    generation: u64,
+    stopping: CancellationToken,
 }
 
 /// What belongs to one component for the whole run.
@@ -28,6 +35,8 @@ pub(crate) struct Node {
     pub(crate) gate: Gate,
     pub(crate) tasks: Arc<Tasks>,
     pub(crate) trigger: Arc<Trigger>,
+    /// Its incarnations, and where its failures go when it may restart.
+    pub(crate) watch: Arc<Watch>,
 }
 
 impl Node {
@@ -37,16 +46,20 @@ impl Node {
             gate: Gate::new(),
             tasks: Arc::default(),
             trigger,
+            watch: Arc::default(),
         }
     }
 }
 
 impl Context {
     pub(crate) fn new(node: Arc<Node>, phase: Phase, deadline: Option<Instant>) -> Self {
+        let (generation, stopping) = node.watch.current();
         Context {
             node,
             phase,
             deadline,
+            generation,
+            stopping,
         }
     }
 
@@ -71,15 +84,49 @@ impl Context {
             .map(|d| d.saturating_duration_since(Instant::now()))
     }
 
-    /// Resolves when shutdown begins. Select on it in long-running loops.
-    /// The future owns what it needs, so it can move into a spawned task.
+    /// Resolves when shutdown begins, or when this component is stopped to
+    /// be restarted (see [`Restart`](crate::Restart)). Select on it in
+    /// long-running loops. The future owns what it needs, so it can move
+    /// into a spawned task.
     pub fn shutdown_started(&self) -> impl Future<Output = ()> + Send + 'static {
-        self.node.trigger.begun.clone().cancelled_owned()
+        let begun = self.node.trigger.begun.clone();
+        let stopping = self.stopping.clone();
+        async move {
+            tokio::select! {
+                () = begun.cancelled() => {}
+                () = stopping.cancelled() => {}
+            }
+        }
     }
 
-    /// Whether shutdown has begun.
+    /// Whether shutdown has begun, or this component is being stopped to be
+    /// restarted.
     pub fn is_shutting_down(&self) -> bool {
-        self.node.trigger.begun.is_cancelled()
+        self.node.trigger.begun.is_cancelled() || self.stopping.is_cancelled()
+    }
+
+    /// Reports that this component is broken and asks for it to be
+    /// restarted, with its dependents, as its [`Restart`](crate::Restart)
+    /// policy says. Without a policy (the default) this is a failure that
+    /// shuts the application down, with a non-zero exit. Ignored once
+    /// shutdown has begun, and from a context of an incarnation already
+    /// stopped for a restart.
+    pub fn request_restart(&self, reason: impl Into<String>) {
+        let reason = reason.into();
+        let cause = Cause::Requested(reason.clone());
+        let handled =
+            self.node
+                .watch
+                .report(&self.node.trigger, self.node.name, self.generation, cause);
+        if handled == Handled::NotTaken {
+            let fired = self.node.trigger.fire(ShutdownReason::Failed {
+                component: self.node.name,
+                cause: format!("restart requested: {reason}"),
+            });
+            if fired {
+                tracing::error!(component = self.node.name, %reason, "restart requested without a restart policy: shutting down");
+            }
+        }
     }
 
     /// Asks the application to shut down, as a signal would. Only the first
@@ -102,17 +149,22 @@ impl Context {
     }
 
     /// Spawns a background task the runtime tracks: `drain` waits for it, a
-    /// failure (an `Err` or a panic) begins shutdown and makes the exit
-    /// non-zero, and a task still running at the drain deadline is aborted
+    /// failure (an `Err` or a panic) restarts the component when it has a
+    /// [`Restart`](crate::Restart) policy, else begins shutdown and makes the
+    /// exit non-zero, and a task still running at the drain deadline is aborted
     /// and reported by name. Select on [`shutdown_started`](Context::shutdown_started)
     /// inside it to end on time.
     pub fn spawn<F>(&self, name: impl Into<String>, task: F)
     where
         F: Future<Output = Result<()>> + Send + 'static,
     {
-        self.node
-            .tasks
-            .spawn(self.node.name, name.into(), self.node.trigger.clone(), task);
+        self.node.tasks.spawn(
+            self.node.name,
+            name.into(),
+            self.node.trigger.clone(),
+            (self.node.watch.clone(), self.generation),
+            task,
+        );
     }
 
     /// The component's in-flight gate. Intake (handlers, consumers) enters it

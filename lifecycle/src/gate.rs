@@ -95,6 +95,11 @@ impl Gate {
         }
     }
 
+    /// Admits work again, after a restart stopped the component.
+    pub(crate) fn reopen(&self) {
+        self.inner.state.fetch_and(!CLOSED, Ordering::AcqRel);
+    }
+
     /// Whether [`close`](Gate::close) was called.
     pub fn is_closed(&self) -> bool {
         self.inner.state.load(Ordering::Acquire) & CLOSED != 0

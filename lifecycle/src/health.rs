@@ -27,6 +27,10 @@ struct Inner {
     started: AtomicBool,
     /// Started components' readiness checks, set when the application is ready.
     checks: Mutex<Vec<(&'static str, Arc<dyn Hooks>)>>,
+    /// Components not started now (stopped for a restart), and why.
+    down: Mutex<Vec<(&'static str, String)>>,
+    /// Whether `down` has any entry: read by every probe without a lock.
+    any_down: AtomicBool,
 }
 
 impl std::fmt::Debug for Inner {
@@ -64,10 +68,24 @@ impl Readiness {
 }
 
 impl Health {
-    /// Whether the application should receive traffic (the flag alone; see
+    /// Whether the application should receive traffic: started, not
+    /// shutting down, no component down for a restart (see
     /// [`readiness`](Health::readiness) for the components' own checks).
     pub fn is_ready(&self) -> bool {
-        self.inner.ready.load(Ordering::Acquire)
+        self.inner.ready.load(Ordering::Acquire) && !self.inner.any_down.load(Ordering::Acquire)
+    }
+
+    /// The components not started now (stopped for a restart, or whose
+    /// start failed during one), and why. Empty while all run.
+    pub fn down(&self) -> Vec<(&'static str, String)> {
+        self.lock_down().clone()
+    }
+
+    fn lock_down(&self) -> std::sync::MutexGuard<'_, Vec<(&'static str, String)>> {
+        self.inner
+            .down
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Whether the process is alive: true until the run returns.
@@ -78,7 +96,17 @@ impl Health {
     /// The flag plus every started component's [`Service::ready`](crate::Service::ready)
     /// check, run concurrently. A check that panics counts as not ready.
     pub async fn readiness(&self) -> Readiness {
-        if !self.is_ready() {
+        if self.inner.ready.load(Ordering::Acquire) && self.inner.any_down.load(Ordering::Acquire) {
+            let down = self.down();
+            if !down.is_empty() {
+                return Readiness {
+                    ready: false,
+                    not_ready: down,
+                    errors: Vec::new(),
+                };
+            }
+        }
+        if !self.inner.ready.load(Ordering::Acquire) {
             let why = if self.inner.started.load(Ordering::Acquire) {
                 "shutting down"
             } else {
@@ -132,6 +160,37 @@ impl Health {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = checks;
         self.inner.started.store(true, Ordering::Release);
+    }
+
+    /// Marks `component` not started, for `why`, until [`set_up`](Health::set_up).
+    pub(crate) fn set_down(&self, component: &'static str, why: String) {
+        let mut down = self.lock_down();
+        match down.iter_mut().find(|(name, _)| *name == component) {
+            Some(entry) => entry.1 = why,
+            None => down.push((component, why)),
+        }
+        self.inner.any_down.store(true, Ordering::Release);
+    }
+
+    /// Marks `component` started again.
+    pub(crate) fn set_up(&self, component: &'static str) {
+        let mut down = self.lock_down();
+        down.retain(|(name, _)| *name != component);
+        self.inner
+            .any_down
+            .store(!down.is_empty(), Ordering::Release);
+    }
+
+    /// Swaps `component`'s readiness check for its new instance's (or
+    /// removes it while the component is down).
+    pub(crate) fn replace_check(&self, component: &'static str, hooks: Option<Arc<dyn Hooks>>) {
+        let mut checks = self
+            .inner
+            .checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        checks.retain(|(name, _)| *name != component);
+        checks.extend(hooks.map(|hooks| (component, hooks)));
     }
 
     pub(crate) fn end(&self) {

@@ -235,11 +235,14 @@ mod pid_file;
 pub mod postgres;
 mod progress;
 mod report;
+mod restart;
 mod running;
 mod settings;
 mod shutdown;
 mod signal;
+mod slot;
 mod startup;
+mod supervise;
 mod supply;
 #[cfg(feature = "systemd")]
 mod systemd;
@@ -275,6 +278,7 @@ pub use picture::GraphFormat;
 pub use report::{
     Failures, HookError, Outcome, Record, Report, ShutdownReason, Table, TaskFailure,
 };
+pub use restart::{Cause, Restart, Restarted};
 pub use running::Running;
 pub use supply::NotSupplied;
 pub use trigger::ShutdownHandle;

@@ -96,6 +96,27 @@ pub enum Error {
     TableName(String),
 }
 
+/// Whether `error` says the database cannot be reached now (no connection
+/// within the acquire timeout, the connection lost, the pool closed) rather
+/// than that the query was wrong: answer it with `503 Service Unavailable`
+/// and let the client retry.
+///
+/// ```
+/// use lifecycle::postgres::{is_unavailable, sqlx};
+/// assert!(is_unavailable(&sqlx::Error::PoolTimedOut));
+/// assert!(!is_unavailable(&sqlx::Error::RowNotFound));
+/// ```
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::WorkerCrashed
+    )
+}
+
 /// A PostgreSQL connection pool ([`sqlx::PgPool`], which it derefs to) that
 /// closes at teardown. See the [module documentation](self).
 #[derive(Debug, Clone)]
@@ -120,6 +141,11 @@ impl Pool {
 
     /// The default pool settings, to adjust and pass to
     /// [`connect_with`](Pool::connect_with).
+    ///
+    /// The acquire timeout bounds how long a request waits for a connection,
+    /// and so how long it hangs while the database is unreachable: lower it
+    /// (`.acquire_timeout(..)`) to fail fast, and answer
+    /// [`is_unavailable`] errors with `503 Service Unavailable`.
     pub fn options() -> PgPoolOptions {
         PgPoolOptions::new()
             .max_connections(10)

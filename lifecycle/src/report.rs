@@ -4,6 +4,7 @@
 use crate::component::Component;
 use crate::error::{Error, RunError};
 use crate::phase::Phase;
+use crate::restart::Restarted;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
@@ -45,6 +46,39 @@ pub enum ShutdownReason {
         /// The new process.
         pid: u32,
     },
+    /// A component failed while running and had no restart policy to
+    /// restart it (see [`Restart`](crate::Restart)): a dependent whose start
+    /// failed during its dependency's restart, or a
+    /// [`Context::request_restart`](crate::Context::request_restart) without one.
+    Failed {
+        /// The component at fault.
+        component: &'static str,
+        /// What failed.
+        cause: String,
+    },
+    /// A component failed more often than its [`Restart`](crate::Restart)
+    /// policy's intensity allows.
+    RestartLimit {
+        /// The component at fault.
+        component: &'static str,
+        /// The policy's limit of restarts...
+        restarts: u32,
+        /// ...within this window.
+        window: Duration,
+        /// The failure that was one too many.
+        cause: String,
+    },
+}
+
+impl ShutdownReason {
+    /// Whether this reason is itself a fault, making the run not clean:
+    /// [`Failed`](ShutdownReason::Failed) and [`RestartLimit`](ShutdownReason::RestartLimit).
+    pub fn is_fault(&self) -> bool {
+        matches!(
+            self,
+            ShutdownReason::Failed { .. } | ShutdownReason::RestartLimit { .. }
+        )
+    }
 }
 
 impl fmt::Display for ShutdownReason {
@@ -63,6 +97,18 @@ impl fmt::Display for ShutdownReason {
             } => write!(f, "task `{task}` of {component} failed: {error}"),
             ShutdownReason::StartupFailed { component } => write!(f, "{component} failed to start"),
             ShutdownReason::Upgrade { pid } => write!(f, "upgraded in place: pid {pid} took over"),
+            ShutdownReason::Failed { component, cause } => {
+                write!(f, "{component} failed with no restart policy: {cause}")
+            }
+            ShutdownReason::RestartLimit {
+                component,
+                restarts,
+                window,
+                cause,
+            } => write!(
+                f,
+                "{component} failed again after {restarts} restarts within {window:?}: {cause}"
+            ),
         }
     }
 }
@@ -297,6 +343,8 @@ pub struct Report {
     pub task_failures: Vec<TaskFailure>,
     /// From the shutdown request to the end of teardown.
     pub shutdown_duration: Duration,
+    /// Every restart while the application ran, in order (see [`Restart`](crate::Restart)).
+    pub restarts: Vec<Restarted>,
 }
 
 impl Report {
@@ -304,6 +352,7 @@ impl Report {
     pub fn is_clean(&self) -> bool {
         self.started
             && self.task_failures.is_empty()
+            && !self.reason.as_ref().is_some_and(ShutdownReason::is_fault)
             && self
                 .shutdown
                 .iter()
@@ -423,6 +472,19 @@ impl Report {
                 ("error", Value::Str(&t.error)),
             ]))
         });
+        let restarts = self.restarts.iter().map(|r| {
+            let cause = r.cause.to_string();
+            let subgraph = array(r.subgraph.iter().map(|c| Value::Str(c)), false);
+            Value::Raw(object([
+                ("component", Value::Str(r.component)),
+                ("cause", Value::Str(&cause)),
+                ("attempt", Value::Int(u128::from(r.attempt))),
+                ("subgraph", Value::Raw(subgraph)),
+                ("backoff_ms", Value::Millis(r.backoff)),
+                ("at_ms", Value::Millis(r.at)),
+                ("down_for_ms", r.down_for.map_or(Value::Null, Value::Millis)),
+            ]))
+        });
         let reason = self.reason.as_ref().map(ToString::to_string);
         let fields = [
             ("clean", Value::Bool(self.is_clean())),
@@ -435,6 +497,7 @@ impl Report {
             ),
             ("records", Value::Raw(array(records, true))),
             ("task_failures", Value::Raw(array(tasks, true))),
+            ("restarts", Value::Raw(array(restarts, true))),
         ];
         // One field per line, records one per line: readable and diffable.
         let mut out = String::from("{\n");
@@ -571,6 +634,10 @@ impl fmt::Display for Failures<'_> {
             sep(f)?;
             write!(f, "{} task `{}` failed: {}", t.component, t.task, t.error)?;
         }
+        if let Some(reason) = self.0.reason.as_ref().filter(|r| r.is_fault()) {
+            sep(f)?;
+            write!(f, "{reason}")?;
+        }
         Ok(())
     }
 }
@@ -647,7 +714,8 @@ impl fmt::Display for Table<'_> {
             .task_failures
             .iter()
             .map(|t| format!("task `{}` of {} failed: {}", t.task, t.component, t.error));
-        for note in notes.into_iter().chain(tasks) {
+        let restarts = report.restarts.iter().map(|r| format!("restart: {r}"));
+        for note in notes.into_iter().chain(tasks).chain(restarts) {
             for line in wrap(&one_line(&note), TABLE_WIDTH) {
                 writeln!(f, "{line}")?;
             }

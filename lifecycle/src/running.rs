@@ -1,15 +1,16 @@
 //! [`Running`]: an application started with
 //! [`Builder::start`](crate::Builder::start), held until its shutdown.
 
-use crate::component::{Component, Instance};
+use crate::component::Component;
 use crate::deps::Dep;
 use crate::error::RunError;
 use crate::health::Health;
 use crate::report::{Report, ShutdownReason};
 use crate::shutdown::Run;
+use crate::slot::Slot;
 use crate::trigger::{ShutdownHandle, Trigger};
 use std::any::TypeId;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -22,7 +23,7 @@ pub struct Running {
     trigger: Arc<Trigger>,
     /// The components of the run, by graph index, and their built values.
     members: Vec<(TypeId, &'static str)>,
-    slots: Arc<[OnceLock<Instance>]>,
+    slots: Arc<[Slot]>,
     task: Option<JoinHandle<Report>>,
 }
 
@@ -75,18 +76,24 @@ impl Running {
     /// The started component `T`.
     ///
     /// # Panics
-    /// When `T` is not part of the run (see [`Builder::only`](crate::Builder::only)).
+    /// When `T` is not part of the run (see [`Builder::only`](crate::Builder::only)),
+    /// or is down for a restart (see [`Restart`](crate::Restart)) right now.
     pub fn get<T: Component>(&self) -> Dep<T> {
-        self.try_get().unwrap_or_else(|| {
-            panic!(
-                "`{}` is not part of this run; the run has {:?}",
-                T::NAME,
-                self.members.iter().map(|m| m.1).collect::<Vec<_>>()
-            )
-        })
+        if let Some(dep) = self.try_get() {
+            return dep;
+        }
+        if self.members.iter().any(|m| m.0 == TypeId::of::<T>()) {
+            panic!("`{}` is not started now: it is down for a restart", T::NAME);
+        }
+        panic!(
+            "`{}` is not part of this run; the run has {:?}",
+            T::NAME,
+            self.members.iter().map(|m| m.1).collect::<Vec<_>>()
+        )
     }
 
-    /// The started component `T`, or `None` when it is not part of the run.
+    /// The started component `T`, or `None` when it is not part of the run
+    /// or is down for a restart.
     pub fn try_get<T: Component>(&self) -> Option<Dep<T>> {
         let i = self.members.iter().position(|m| m.0 == TypeId::of::<T>())?;
         let instance = self.slots[i].get()?;

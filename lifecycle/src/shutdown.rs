@@ -8,16 +8,19 @@ use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
 use crate::progress::drain_with_progress;
 use crate::report::{Outcome, Record, Report};
+use crate::restart::Restart;
 use crate::signal::Signals;
+use crate::slot::Slot;
 use crate::startup::start;
+use crate::supervise::{never_supervised, supervise, Failure};
 use crate::supply::Supplies;
 use crate::testing::{self, FaultAt};
 use crate::trigger::Trigger;
-use crate::walk::{guarded, walk, Order};
+use crate::walk::{guarded, walk, Order, Stopped};
 use futures_util::future::BoxFuture;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-use tokio::sync::oneshot;
+use std::sync::{Arc, Mutex, PoisonError};
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -29,7 +32,7 @@ pub(crate) struct Run {
     /// Per component: name, gate, tracked tasks.
     pub(crate) nodes: Vec<Arc<Node>>,
     /// Per component: the built value, once `init` succeeded.
-    pub(crate) slots: Arc<[OnceLock<Instance>]>,
+    pub(crate) slots: Arc<[Slot]>,
     /// When the run began: start-up records count from here.
     pub(crate) started_at: Instant,
     /// Who hears of the milestones (systemd).
@@ -40,6 +43,11 @@ pub(crate) struct Run {
     pub(crate) replacements: Vec<Option<Instance>>,
     /// Told once every component has started (see `Builder::start`).
     pub(crate) on_ready: Mutex<Option<oneshot::Sender<()>>>,
+    /// Per component: its restart policy (see `Builder::restart`).
+    pub(crate) policies: Vec<Restart>,
+    /// Failures of components with a restart policy, for the supervisor.
+    pub(crate) failures: Mutex<Option<mpsc::UnboundedReceiver<Failure>>>,
+    failures_sender: mpsc::UnboundedSender<Failure>,
     /// Per component: faults injected by the builder (feature `testing`).
     pub(crate) faults: Vec<Vec<FaultAt>>,
     /// Orders the records: when each hook began and ended.
@@ -89,8 +97,9 @@ impl Run {
             .iter()
             .map(|n| Arc::new(Node::new(n.name(), trigger.clone())))
             .collect();
-        let slots = (0..graph.len()).map(|_| OnceLock::new()).collect();
+        let slots = (0..graph.len()).map(|_| Slot::default()).collect();
         let graph_len = graph.len();
+        let (failures_sender, failures) = mpsc::unbounded_channel();
         Run {
             graph,
             deadlines,
@@ -102,9 +111,23 @@ impl Run {
             supplies: Arc::default(),
             replacements: (0..graph_len).map(|_| None).collect(),
             on_ready: Mutex::default(),
+            policies: vec![Restart::never(); graph_len],
+            failures: Mutex::new(Some(failures)),
+            failures_sender,
             faults: vec![Vec::new(); graph_len],
             steps: Arc::new(Steps::new(graph_len)),
         }
+    }
+
+    /// Gives the components their restart policies (by graph index): the
+    /// failures of those that restart go to the supervisor from now on.
+    pub(crate) fn set_policies(&mut self, policies: Vec<Restart>) {
+        for (node, policy) in self.nodes.iter().zip(&policies) {
+            if policy.restarts() {
+                node.watch.arm(self.failures_sender.clone());
+            }
+        }
+        self.policies = policies;
     }
 }
 
@@ -141,7 +164,7 @@ pub(crate) async fn run(
 
     // 2. Start-up: dependencies first; stops at a failure or a shutdown request.
     run.events.starting(run.graph.len());
-    let progress = start(&run, &mut report).await;
+    let mut progress = start(&run, &mut report).await;
     #[cfg(all(unix, feature = "upgrade"))]
     if let (false, Some(successor)) = (report.started, &successor) {
         successor.failed(&report);
@@ -172,13 +195,20 @@ pub(crate) async fn run(
             successor.ready(&run).await;
         }
         pid_file = crate::pid_file::PidFile::write_from_env();
+        // Until shutdown begins: failed components with a restart policy are
+        // restarted along the graph meanwhile, and SIGUSR2 starts an upgrade.
         #[cfg(all(unix, feature = "upgrade"))]
-        crate::upgrade::while_running(&run, upgrades).await;
+        tokio::join!(
+            supervise(&run, &mut progress, &mut report),
+            crate::upgrade::while_running(&run, upgrades),
+        );
         #[cfg(not(all(unix, feature = "upgrade")))]
         {
             drop(upgrades);
-            trigger.begun.cancelled().await;
+            supervise(&run, &mut progress, &mut report).await;
         }
+    } else {
+        never_supervised(&run, &mut report);
     }
     let began = Instant::now();
     if let Some(reason) = trigger.reason() {
@@ -245,18 +275,9 @@ async fn phase(
         .max()
         .unwrap_or_default();
     run.events.phase_begun(phase, longest);
-    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
-    let walked = walk(
-        &run.graph,
-        members,
-        Order::DependentsFirst,
-        interrupt,
-        |i| hook(run, i, phase, began, shutdown_began),
-        |_, record| {
-            report.shutdown.push(record);
-            true
-        },
-    )
+    let walked = run_phase(run, phase, members, began, shutdown_began, |record| {
+        report.shutdown.push(record);
+    })
     .await;
     let Err(stopped) = walked else { return false };
     let stopped_at = shutdown_began.elapsed();
@@ -275,6 +296,32 @@ async fn phase(
         report.shutdown.push(skipped(run, i, phase, stopped_at));
     }
     true
+}
+
+/// Runs the hook of `phase` for the `members`, dependents first, independent
+/// ones at once, each under its deadline from `phase_began`; a second
+/// `SIGINT` cuts all but teardown short. Records count from `since`.
+pub(crate) async fn run_phase(
+    run: &Run,
+    phase: Phase,
+    members: &[bool],
+    phase_began: Instant,
+    since: Instant,
+    mut record: impl FnMut(Record),
+) -> Result<(), Stopped> {
+    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
+    walk(
+        &run.graph,
+        members,
+        Order::DependentsFirst,
+        interrupt,
+        |i| hook(run, i, phase, phase_began, since),
+        |_, r| {
+            record(r);
+            true
+        },
+    )
+    .await
 }
 
 /// Records `phase` as skipped for every member.

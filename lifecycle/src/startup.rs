@@ -85,7 +85,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
 
 /// `init` then `start` of component `i`, both under its one start deadline.
 /// A replacement given to the builder stands in for `init`.
-fn start_one(
+pub(crate) fn start_one(
     run: &Run,
     i: usize,
     inits: Arc<[Mutex<Option<Record>>]>,
@@ -156,7 +156,7 @@ fn start_one(
         let hooks = instance.hooks.clone();
         // Stored before `start` runs: if `start` is cut short, the value still
         // gets its teardown.
-        let _ = slots[i].set(instance);
+        slots[i].set(instance);
 
         let began_step = steps.begin(i);
         let began_start = Instant::now();

@@ -3,6 +3,8 @@
 
 use crate::error::Result;
 use crate::report::{ShutdownReason, TaskFailure};
+use crate::restart::Cause;
+use crate::supervise::{Handled, Watch};
 use crate::trigger::Trigger;
 use futures_util::FutureExt;
 use std::collections::BTreeMap;
@@ -37,6 +39,7 @@ impl Tasks {
         component: &'static str,
         name: String,
         trigger: Arc<Trigger>,
+        (watch, generation): (Arc<Watch>, u64),
         task: F,
     ) where
         F: Future<Output = Result<()>> + Send + 'static,
@@ -54,6 +57,20 @@ impl Tasks {
                 Ok(Err(e)) => Some(format!("{e:#}")),
                 Err(panic) => Some(format!("panicked: {}", crate::walk::panic_message(&*panic))),
             };
+            let error = error.filter(|error| {
+                let cause = Cause::TaskFailed {
+                    task: task_name.clone(),
+                    error: error.clone(),
+                };
+                match watch.report(&trigger, component, generation, cause) {
+                    Handled::NotTaken => true,
+                    Handled::Taken => {
+                        tracing::error!(component, task = %task_name, %error, "task failed; restarting the component");
+                        false
+                    }
+                    Handled::Stale => false,
+                }
+            });
             let mut state = tasks.lock();
             state.running.remove(&id);
             if let Some(error) = error {

@@ -6,7 +6,10 @@ pub mod load;
 pub mod nginx;
 #[cfg(target_os = "linux")]
 pub mod restart;
+pub mod log;
+pub mod proxy;
 pub mod services;
+pub mod shop;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -114,6 +117,24 @@ impl Process {
                 ),
             }
         }
+    }
+
+    /// Whether the process is still running (it has not exited).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The lines printed so far that contain `needle` (reads what is
+    /// waiting first, without blocking).
+    pub fn lines_with(&mut self, needle: &str) -> Vec<String> {
+        while let Ok(line) = self.lines.try_recv() {
+            self.seen.push(line);
+        }
+        self.seen
+            .iter()
+            .filter(|l| l.contains(needle))
+            .cloned()
+            .collect()
     }
 
     /// Sends a signal by name (`TERM`, `INT`, `KILL`) with the system's `kill`.

@@ -1,0 +1,501 @@
+//! The running part of a run: failures of components with a
+//! [`Restart`] policy come here, and their subgraph is stopped and started
+//! again, until shutdown begins.
+
+use crate::phase::Phase;
+use crate::report::{Record, Report, ShutdownReason};
+use crate::restart::{Cause, Restart, Restarted};
+use crate::shutdown::{run_phase, Run};
+use crate::startup::{start_one, Progress};
+use crate::trigger::Trigger;
+use crate::walk::{walk, Order};
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Mutex, OnceLock, PoisonError};
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// A failure on its way to the supervisor.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) component: &'static str,
+    /// The incarnation of the component that failed.
+    pub(crate) generation: u64,
+    pub(crate) cause: Cause,
+    pub(crate) at: Instant,
+    /// Since when its subgraph has been down: `at`, or for a start that
+    /// failed during a restart, when the first failure took it down.
+    pub(crate) down_since: Instant,
+}
+
+/// One component's incarnations and the way its failures reach the
+/// supervisor. Every restart ends an incarnation and begins the next.
+#[derive(Default)]
+pub(crate) struct Watch {
+    /// Set only for components with a restart policy.
+    sender: OnceLock<mpsc::UnboundedSender<Failure>>,
+    /// The current incarnation and the token that ends it.
+    current: Mutex<(u64, CancellationToken)>,
+}
+
+/// What became of a failure handed to [`Watch::report`].
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Handled {
+    /// The supervisor has it.
+    Taken,
+    /// It belongs to an incarnation already stopped for a restart: ignored.
+    Stale,
+    /// No supervisor takes it: the default applies (shut down).
+    NotTaken,
+}
+
+impl Watch {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, CancellationToken)> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The current incarnation: its number, and the token cancelled when
+    /// it is stopped for a restart.
+    pub(crate) fn current(&self) -> (u64, CancellationToken) {
+        self.lock().clone()
+    }
+
+    pub(crate) fn arm(&self, sender: mpsc::UnboundedSender<Failure>) {
+        let _ = self.sender.set(sender);
+    }
+
+    /// Hands a failure of incarnation `generation` to the supervisor.
+    pub(crate) fn report(
+        &self,
+        trigger: &Trigger,
+        component: &'static str,
+        generation: u64,
+        cause: Cause,
+    ) -> Handled {
+        let (current, stopping) = self.current();
+        if !trigger.begun.is_cancelled() && (current != generation || stopping.is_cancelled()) {
+            tracing::debug!(component, %cause, "failure of a stopped incarnation; ignored");
+            return Handled::Stale;
+        }
+        if trigger.begun.is_cancelled() {
+            return Handled::NotTaken;
+        }
+        let now = Instant::now();
+        let failure = Failure {
+            component,
+            generation,
+            cause,
+            at: now,
+            down_since: now,
+        };
+        match self.sender.get() {
+            Some(sender) if sender.send(failure).is_ok() => Handled::Taken,
+            _ => Handled::NotTaken,
+        }
+    }
+
+    /// Ends the current incarnation: its contexts see
+    /// [`shutdown_started`](crate::Context::shutdown_started).
+    fn stop(&self) {
+        self.lock().1.cancel();
+    }
+
+    /// Begins the next incarnation.
+    fn renew(&self) {
+        let mut current = self.lock();
+        current.0 += 1;
+        current.1 = CancellationToken::new();
+    }
+}
+
+/// Per component: its restart times within the policy's window.
+struct Intensity {
+    restarts: Vec<VecDeque<Instant>>,
+}
+
+/// Runs until shutdown begins, restarting what fails.
+pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut Report) {
+    let receiver = run
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    let Some(mut failures) = receiver.filter(|_| run.policies.iter().any(Restart::restarts)) else {
+        run.trigger.begun.cancelled().await;
+        return;
+    };
+    let mut intensity = Intensity {
+        restarts: vec![VecDeque::new(); run.graph.len()],
+    };
+    let mut pending: VecDeque<Failure> = VecDeque::new();
+    let mut watching = NotReady::new(run);
+    loop {
+        let failure = match pending.pop_front() {
+            Some(failure) => failure,
+            None => tokio::select! {
+                biased;
+                () = run.trigger.begun.cancelled() => break,
+                Some(failure) = failures.recv() => failure,
+                failure = watching.next(run, &progress.started) => failure,
+            },
+        };
+        let Some(i) = run
+            .graph
+            .nodes
+            .iter()
+            .position(|n| n.name() == failure.component)
+        else {
+            continue;
+        };
+        if run.nodes[i].watch.current().0 != failure.generation {
+            continue;
+        }
+        if !handle(
+            run,
+            i,
+            failure,
+            progress,
+            report,
+            &mut intensity,
+            &mut pending,
+        )
+        .await
+        {
+            break;
+        }
+        watching.reset();
+    }
+    unhandled(failures, report);
+}
+
+/// Failures still queued when the run stops supervising were never acted
+/// on: they count as task failures, as they would without a policy.
+fn unhandled(mut failures: mpsc::UnboundedReceiver<Failure>, report: &mut Report) {
+    failures.close();
+    while let Ok(failure) = failures.try_recv() {
+        if let Cause::TaskFailed { task, error } = failure.cause {
+            report.task_failures.push(crate::report::TaskFailure {
+                component: failure.component,
+                task,
+                error,
+            });
+        }
+    }
+}
+
+/// For a run that never got to supervise (start-up failed or was cut
+/// short): the failures queued meanwhile go into the report.
+pub(crate) fn never_supervised(run: &Run, report: &mut Report) {
+    let receiver = run
+        .failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take();
+    if let Some(failures) = receiver {
+        unhandled(failures, report);
+    }
+}
+
+/// Acts on one failure of component `i`. `false` once the application is
+/// shutting down (a limit was reached, or shutdown began meanwhile).
+async fn handle(
+    run: &Run,
+    i: usize,
+    failure: Failure,
+    progress: &mut Progress,
+    report: &mut Report,
+    intensity: &mut Intensity,
+    pending: &mut VecDeque<Failure>,
+) -> bool {
+    let policy = run.policies[i];
+    let name = run.graph.nodes[i].name();
+    if !policy.restarts() {
+        // A dependent restarted with its dependency, whose start failed.
+        tracing::error!(component = name, cause = %failure.cause, "component failed; it has no restart policy: shutting down");
+        run.trigger.fire(ShutdownReason::Failed {
+            component: name,
+            cause: failure.cause.to_string(),
+        });
+        return false;
+    }
+    let now = Instant::now();
+    let history = &mut intensity.restarts[i];
+    while history
+        .front()
+        .is_some_and(|&at| now.duration_since(at) >= policy.window)
+    {
+        history.pop_front();
+    }
+    if history.len() >= policy.max_restarts as usize {
+        tracing::error!(
+            component = name,
+            cause = %failure.cause,
+            restarts = history.len(),
+            window = ?policy.window,
+            "restart limit reached: shutting down"
+        );
+        run.trigger.fire(ShutdownReason::RestartLimit {
+            component: name,
+            restarts: policy.max_restarts,
+            window: policy.window,
+            cause: failure.cause.to_string(),
+        });
+        return false;
+    }
+    history.push_back(now);
+    let attempt = history.len() as u32;
+    let backoff = policy.delay(attempt, random());
+    let restarted = restart(run, i, failure, attempt, backoff, progress, pending).await;
+    report.restarts.push(restarted);
+    !run.trigger.begun.is_cancelled()
+}
+
+/// Stops component `i` and its dependents, waits `backoff`, starts them again.
+async fn restart(
+    run: &Run,
+    i: usize,
+    failure: Failure,
+    attempt: u32,
+    backoff: Duration,
+    progress: &mut Progress,
+    pending: &mut VecDeque<Failure>,
+) -> Restarted {
+    let name = run.graph.nodes[i].name();
+    let health = &run.trigger.health;
+    let subgraph = dependents_of(run, i);
+    let names: Vec<&'static str> = (0..run.graph.len())
+        .filter(|&j| subgraph[j])
+        .map(|j| run.graph.nodes[j].name())
+        .collect();
+    tracing::warn!(
+        component = name,
+        cause = %failure.cause,
+        attempt,
+        ?backoff,
+        subgraph = ?names,
+        "restarting"
+    );
+    for j in (0..run.graph.len()).filter(|&j| subgraph[j]) {
+        let why = if j == i {
+            format!("restarting (attempt {attempt}): {}", failure.cause)
+        } else {
+            format!("restarting with {name}")
+        };
+        health.set_down(run.graph.nodes[j].name(), why);
+        run.nodes[j].watch.stop();
+    }
+
+    // Dependents first, each phase under its deadlines, as a shutdown does.
+    let began = Instant::now();
+    let mut records = Vec::new();
+    let started: Vec<bool> = (0..run.graph.len())
+        .map(|j| subgraph[j] && progress.started[j])
+        .collect();
+    let built: Vec<bool> = (0..run.graph.len())
+        .map(|j| subgraph[j] && progress.built[j])
+        .collect();
+    for phase in Phase::SHUTDOWN {
+        let members = if phase == Phase::Teardown {
+            &built
+        } else {
+            &started
+        };
+        let _ = run_phase(run, phase, members, Instant::now(), began, |record| {
+            records.push(record);
+        })
+        .await;
+    }
+    for j in (0..run.graph.len()).filter(|&j| subgraph[j]) {
+        let node = &run.nodes[j];
+        let aborted = node.tasks.abort_all();
+        if !aborted.is_empty() {
+            tracing::warn!(component = node.name, tasks = ?aborted, "aborted tracked tasks for a restart");
+        }
+        run.slots[j].clear();
+        health.replace_check(node.name, None);
+        node.gate.reopen();
+        node.watch.renew();
+        progress.started[j] = false;
+        progress.built[j] = false;
+    }
+
+    let mut restarted = Restarted {
+        component: name,
+        cause: failure.cause,
+        attempt,
+        subgraph: Vec::new(),
+        backoff,
+        at: failure.at.saturating_duration_since(run.started_at),
+        down_for: None,
+        records,
+    };
+    tokio::select! {
+        biased;
+        () = run.trigger.begun.cancelled() => return restarted,
+        () = tokio::time::sleep(backoff) => {}
+    }
+    if run.trigger.begun.is_cancelled() {
+        return restarted;
+    }
+
+    // Everything not started, dependencies first (what is not started is
+    // always closed under dependents, so their dependencies are up).
+    let members: Vec<bool> = progress.started.iter().map(|s| !s).collect();
+    let inits: std::sync::Arc<[Mutex<Option<Record>>]> =
+        (0..run.graph.len()).map(|_| Mutex::new(None)).collect();
+    let mut failed = None;
+    let walked = walk(
+        &run.graph,
+        &members,
+        Order::DependenciesFirst,
+        Some(&run.trigger.begun),
+        |j| start_one(run, j, inits.clone()),
+        |j, start_records: Vec<Record>| {
+            let ok = start_records.iter().all(|r| r.outcome.is_completed());
+            if !ok && failed.is_none() {
+                let why = start_records
+                    .iter()
+                    .find(|r| !r.outcome.is_completed())
+                    .map(|r| format!("{} {}", r.phase, r.outcome))
+                    .unwrap_or_default();
+                failed = Some((j, why));
+            }
+            restarted.records.extend(start_records);
+            progress.started[j] = ok;
+            ok
+        },
+    )
+    .await;
+    for (j, &member) in members.iter().enumerate() {
+        progress.built[j] = run.slots[j].get().is_some();
+        if member && progress.started[j] {
+            let node = run.graph.nodes[j].name();
+            restarted.subgraph.push(node);
+            let hooks = run.slots[j].get().map(|instance| instance.hooks);
+            health.replace_check(node, hooks.filter(|h| h.writes_ready()));
+            health.set_up(node);
+        }
+    }
+    if let Some((j, why)) = failed {
+        let node = run.graph.nodes[j].name();
+        tracing::error!(component = node, %why, "start failed during a restart");
+        health.set_down(node, format!("start failed: {why}"));
+        pending.push_back(Failure {
+            component: node,
+            generation: run.nodes[j].watch.current().0,
+            cause: Cause::StartFailed(why),
+            at: Instant::now(),
+            down_since: failure.down_since,
+        });
+    } else if walked.is_ok() {
+        let down_for = failure.down_since.elapsed();
+        restarted.down_for = Some(down_for);
+        tracing::info!(
+            component = name,
+            attempt,
+            ?down_for,
+            subgraph = ?restarted.subgraph,
+            "restarted"
+        );
+    }
+    restarted
+}
+
+/// Component `i` and everything that depends on it, directly or not.
+fn dependents_of(run: &Run, i: usize) -> Vec<bool> {
+    let mut members = vec![false; run.graph.len()];
+    let mut stack = vec![i];
+    while let Some(j) = stack.pop() {
+        if !std::mem::replace(&mut members[j], true) {
+            stack.extend(&run.graph.nodes[j].dependents);
+        }
+    }
+    members
+}
+
+/// A number in `0.0..1.0` for the jitter; no dependency for this.
+fn random() -> f64 {
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+/// Readiness checks of components whose policy restarts them when they stay
+/// not ready too long: asked periodically while the application runs.
+struct NotReady {
+    /// Per component: how long it may fail (only those with such a policy).
+    limits: Vec<Option<Duration>>,
+    /// Per component: since when its check has failed without a break.
+    since: Vec<Option<Instant>>,
+    every: Duration,
+}
+
+impl NotReady {
+    fn new(run: &Run) -> NotReady {
+        let limits: Vec<Option<Duration>> = run
+            .policies
+            .iter()
+            .map(|p| p.not_ready_for.filter(|_| p.restarts()))
+            .collect();
+        let every = limits
+            .iter()
+            .flatten()
+            .min()
+            .map_or(Duration::MAX, |d| (*d / 4).max(Duration::from_millis(10)));
+        NotReady {
+            since: vec![None; limits.len()],
+            limits,
+            every,
+        }
+    }
+
+    fn reset(&mut self) {
+        self.since.fill(None);
+    }
+
+    /// Checks every so often; resolves with the first component that has
+    /// failed its check for too long. Never resolves without such a policy.
+    async fn next(&mut self, run: &Run, started: &[bool]) -> Failure {
+        if self.every == Duration::MAX {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::time::sleep(self.every).await;
+            for (i, &limit) in self.limits.iter().enumerate() {
+                let Some(limit) = limit else {
+                    continue;
+                };
+                let Some(instance) = run.slots[i].get().filter(|_| started[i]) else {
+                    self.since[i] = None;
+                    continue;
+                };
+                if !instance.hooks.writes_ready() {
+                    continue;
+                }
+                let checked = tokio::time::timeout(limit, instance.hooks.ready()).await;
+                let error = match checked {
+                    Ok(Ok(())) => {
+                        self.since[i] = None;
+                        continue;
+                    }
+                    Ok(Err(e)) => format!("{e:#}"),
+                    Err(_) => format!("readiness check took longer than {limit:?}"),
+                };
+                let since = *self.since[i].get_or_insert_with(Instant::now);
+                if since.elapsed() >= limit {
+                    self.since[i] = None;
+                    let now = Instant::now();
+                    return Failure {
+                        component: run.graph.nodes[i].name(),
+                        generation: run.nodes[i].watch.current().0,
+                        cause: Cause::NotReady(error),
+                        at: now,
+                        down_since: now,
+                    };
+                }
+            }
+        }
+    }
+}
