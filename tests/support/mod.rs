@@ -3,11 +3,11 @@
 
 pub mod haproxy;
 pub mod load;
+pub mod log;
 pub mod nginx;
+pub mod proxy;
 #[cfg(target_os = "linux")]
 pub mod restart;
-pub mod log;
-pub mod proxy;
 pub mod services;
 pub mod shop;
 
