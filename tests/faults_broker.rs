@@ -210,11 +210,5 @@ fn the_shop_survives_three_broker_cuts_and_ships_every_order_once() {
         lines.join("\n")
     );
     proxy.restore();
-    api.signal("TERM");
-    let (status, lines) = api.wait(Duration::from_secs(30));
-    assert!(
-        status.success(),
-        "api exited {status}:\n{}",
-        lines.join("\n")
-    );
+    api.terminate_cleanly(Duration::from_secs(30));
 }

@@ -174,11 +174,5 @@ fn requests_get_503_within_a_second_while_the_database_is_cut_and_recover() {
         "{orders} rows for {created} created and {unavailable} unavailable"
     );
 
-    api.signal("TERM");
-    let (status, lines) = api.wait(Duration::from_secs(30));
-    assert!(
-        status.success(),
-        "api exited {status}:\n{}",
-        lines.join("\n")
-    );
+    api.terminate_cleanly(Duration::from_secs(30));
 }

@@ -137,6 +137,15 @@ impl Process {
             .collect()
     }
 
+    /// Sends `SIGTERM` and asserts the process exits 0 within `timeout`
+    /// (with its output when it does not). Returns every line it printed.
+    pub fn terminate_cleanly(self, timeout: Duration) -> Vec<String> {
+        self.signal("TERM");
+        let (status, lines) = self.wait(timeout);
+        assert!(status.success(), "exited {status}:\n{}", lines.join("\n"));
+        lines
+    }
+
     /// Sends a signal by name (`TERM`, `INT`, `KILL`) with the system's `kill`.
     pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
