@@ -226,6 +226,7 @@ async fn case(phase: Phase, fault: Fault) {
 #[tokio::test(start_paused = true)]
 async fn every_fault_in_every_phase_of_a_component_in_the_middle() {
     let real = std::time::Instant::now();
+    let virtual_clock = tokio::time::Instant::now();
     let mut cases = 0;
     for phase in [
         Phase::Init,
@@ -240,7 +241,11 @@ async fn every_fault_in_every_phase_of_a_component_in_the_middle() {
         }
     }
     let took = real.elapsed();
-    println!("failure matrix: {cases} cases in {took:?} of real time");
+    let simulated = virtual_clock.elapsed();
+    println!("failure matrix: {cases} cases in {took:?} of real time ({simulated:?} on the paused clock)");
     assert_eq!(cases, 20);
-    assert!(took < Duration::from_secs(1), "{cases} cases took {took:?}");
+    // The hangs ran to their deadlines on the paused clock, not on the wall
+    // clock, so more virtual time passed than real time. No wall-clock bound
+    // is asserted: that would flake on a loaded machine; the figure is printed.
+    assert!(simulated > took, "{simulated:?} virtual vs {took:?} real");
 }
