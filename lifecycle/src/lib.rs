@@ -290,6 +290,7 @@ pub mod __private {
         deeper, depth, Component, ComponentGraph, Dependency, DependsOn, Registration, Timeouts,
     };
     pub use crate::cycle::{cycle, cycle_message, Link, Node};
+    pub use crate::restart::Restart;
     pub use core::any::TypeId;
     pub use core::concat;
     pub use core::module_path;
