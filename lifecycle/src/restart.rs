@@ -1,7 +1,9 @@
 //! Restarting a failed component along the graph: the [`Restart`] policy a
 //! component is given, and the [`Restarted`] record of each restart.
 //!
-//! The default for every component is [`Restart::never`]: a failure (a
+//! A component's policy is its `#[component(restart = ..)]`'s, unless
+//! [`Builder::restart`](crate::Builder::restart) replaces it; without either
+//! it is [`Restart::never`]: a failure (a
 //! tracked task that fails or panics, [`Context::request_restart`](crate::Context::request_restart))
 //! shuts the application down. With [`Restart::on_failure`], the failed
 //! component's dependents are stopped first (stop intake, drain, teardown,
