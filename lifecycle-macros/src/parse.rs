@@ -11,15 +11,23 @@ use syn::{bracketed, DeriveInput, Ident, Lit, LitStr, Path, Token};
 /// The attribute's keys, as tokens.
 mod kw {
     syn::custom_keyword!(depends_on);
-    syn::custom_keyword!(start_timeout);
-    syn::custom_keyword!(stop_intake_timeout);
-    syn::custom_keyword!(drain_timeout);
-    syn::custom_keyword!(teardown_timeout);
-    syn::custom_keyword!(restart);
-    syn::custom_keyword!(restart_backoff);
-    syn::custom_keyword!(restart_jitter);
-    syn::custom_keyword!(restart_intensity);
-    syn::custom_keyword!(restart_when_not_ready_for);
+}
+
+/// Reads the next token if it is one of `keys` (by `name`): the key and
+/// its span.
+fn parse_key<K: Copy>(
+    input: ParseStream,
+    keys: impl IntoIterator<Item = K>,
+    name: fn(K) -> &'static str,
+) -> syn::Result<Option<(K, Span)>> {
+    let Ok(next) = input.fork().parse::<Ident>() else {
+        return Ok(None);
+    };
+    let Some(key) = keys.into_iter().find(|&k| next == name(k)) else {
+        return Ok(None);
+    };
+    let ident: Ident = input.parse()?;
+    Ok(Some((key, ident.span())))
 }
 
 /// The phases whose deadline a component may set, in the order of
@@ -47,23 +55,6 @@ impl Phase {
             Phase::Drain => "drain_timeout",
             Phase::Teardown => "teardown_timeout",
         }
-    }
-
-    /// Reads the key if the next token is one of the four timeout keys.
-    fn parse_key(input: ParseStream) -> syn::Result<Option<(Phase, Span)>> {
-        let phase = if input.peek(kw::start_timeout) {
-            Phase::Start
-        } else if input.peek(kw::stop_intake_timeout) {
-            Phase::StopIntake
-        } else if input.peek(kw::drain_timeout) {
-            Phase::Drain
-        } else if input.peek(kw::teardown_timeout) {
-            Phase::Teardown
-        } else {
-            return Ok(None);
-        };
-        let key: Ident = input.parse()?;
-        Ok(Some((phase, key.span())))
     }
 }
 
@@ -109,25 +100,6 @@ impl RestartKey {
                 "a number with a unit, such as \"250ms\", \"10s\", \"2m\" or \"1m30s\""
             }
         }
-    }
-
-    /// Reads the key if the next token is one of the restart keys.
-    fn parse_key(input: ParseStream) -> syn::Result<Option<(RestartKey, Span)>> {
-        let key = if input.peek(kw::restart) {
-            RestartKey::Policy
-        } else if input.peek(kw::restart_backoff) {
-            RestartKey::Backoff
-        } else if input.peek(kw::restart_jitter) {
-            RestartKey::Jitter
-        } else if input.peek(kw::restart_intensity) {
-            RestartKey::Intensity
-        } else if input.peek(kw::restart_when_not_ready_for) {
-            RestartKey::WhenNotReadyFor
-        } else {
-            return Ok(None);
-        };
-        let ident: Ident = input.parse()?;
-        Ok(Some((key, ident.span())))
     }
 
     /// Whether the value is a literal of a kind this key takes: a string,
@@ -191,7 +163,7 @@ impl Parse for Entry {
                 paths: paths.into_iter().collect(),
             }));
         }
-        if let Some((phase, key)) = Phase::parse_key(input)? {
+        if let Some((phase, key)) = parse_key(input, Phase::ALL, Phase::key)? {
             input.parse::<Token![=]>()?;
             let value: LitStr = input.parse().map_err(|e| {
                 syn::Error::new(
@@ -204,7 +176,7 @@ impl Parse for Entry {
             })?;
             return Ok(Entry::Timeout(Timeout { phase, key, value }));
         }
-        if let Some((key, key_span)) = RestartKey::parse_key(input)? {
+        if let Some((key, key_span)) = parse_key(input, RestartKey::ALL, RestartKey::key)? {
             input.parse::<Token![=]>()?;
             let takes = |span| {
                 let string = if key == RestartKey::Jitter {

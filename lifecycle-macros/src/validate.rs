@@ -382,59 +382,87 @@ mod tests {
         let ms = Duration::from_millis;
         assert_eq!(policy_kind("on_failure"), Ok(true));
         assert_eq!(policy_kind("never"), Ok(false));
-        assert_eq!(backoff_range("100ms..30s"), Ok((ms(100), ms(30_000))));
-        assert_eq!(backoff_range(" 1.5s .. 2s "), Ok((ms(1_500), ms(2_000))));
-        assert_eq!(backoff_range("0s..0s"), Ok((ms(0), ms(0))));
+        for (text, range) in [
+            ("100ms..30s", (100, 30_000)),
+            (" 1.5s .. 2s ", (1_500, 2_000)),
+            ("0s..0s", (0, 0)),
+        ] {
+            assert_eq!(
+                backoff_range(text),
+                Ok((ms(range.0), ms(range.1))),
+                "{text}"
+            );
+        }
         assert_eq!(intensity_limit("5 in 60s"), Ok((5, ms(60_000))));
         assert_eq!(intensity_limit("30 in 1m 30s"), Ok((30, ms(90_000))));
-        let jitter = |tokens: &str| jitter_fraction(&syn::parse_str::<Lit>(tokens).unwrap());
-        assert_eq!(jitter("\"10%\""), Ok(0.1));
-        assert_eq!(jitter("\"0 %\""), Ok(0.0));
-        assert_eq!(jitter("0.25"), Ok(0.25));
-        assert_eq!(jitter("1"), Ok(1.0));
+        for (tokens, fraction) in [
+            ("\"10%\"", 0.1),
+            ("\"0 %\"", 0.0),
+            ("0.25", 0.25),
+            ("1", 1.0),
+        ] {
+            assert_eq!(jitter(tokens), Ok(fraction), "{tokens}");
+        }
     }
 
     #[test]
     fn malformed_restart_values() {
         assert_eq!(policy_kind("always"), Err(String::new()));
-        assert_eq!(
-            policy_kind("on-failure"),
-            Err(" (did you mean \"on_failure\"?)".into())
-        );
-        assert_eq!(
-            backoff_range("100ms"),
-            Err("expected two durations with `..` between them".into())
-        );
-        assert_eq!(
-            backoff_range("100ms..30"),
-            Err("the longest wait: the unit is missing".into())
-        );
-        assert_eq!(
-            backoff_range("5s..1s"),
-            Err("the longest wait is shorter than the first".into())
-        );
-        assert_eq!(
-            intensity_limit("5/60s"),
-            Err("expected `in` between the number of restarts and the window".into())
-        );
-        assert_eq!(
-            intensity_limit("five in 60s"),
-            Err("`five` is not a number of restarts".into())
-        );
-        assert_eq!(
-            intensity_limit("0 in 60s"),
-            Err("it must allow at least 1 (for none, write `restart = \"never\"`)".into())
-        );
-        assert_eq!(
-            intensity_limit("5 in 0s"),
-            Err("the window: it must be longer than zero".into())
-        );
-        let jitter = |tokens: &str| jitter_fraction(&syn::parse_str::<Lit>(tokens).unwrap());
-        assert_eq!(jitter("\"10\""), Err("a percentage needs its `%`".into()));
-        assert_eq!(jitter("\"ten%\""), Err("`ten` is not a number".into()));
-        assert_eq!(jitter("\"150%\""), Err("it must be from 0% to 100%".into()));
-        assert_eq!(jitter("\"NaN%\""), Err("it must be from 0% to 100%".into()));
-        assert_eq!(jitter("1.5"), Err("it must be from 0.0 to 1.0".into()));
-        assert_eq!(jitter("10"), Err("it must be from 0.0 to 1.0".into()));
+        let near = policy_kind("on-failure");
+        assert_eq!(near, Err(" (did you mean \"on_failure\"?)".into()));
+        type Read = fn(&str) -> Result<(), String>;
+        let backoff: Read = |text| backoff_range(text).map(drop);
+        let intensity: Read = |text| intensity_limit(text).map(drop);
+        let jitter_: Read = |tokens| jitter(tokens).map(drop);
+        for (read, text, why) in [
+            (
+                backoff,
+                "100ms",
+                "expected two durations with `..` between them",
+            ),
+            (
+                backoff,
+                "100ms..30",
+                "the longest wait: the unit is missing",
+            ),
+            (
+                backoff,
+                "5s..1s",
+                "the longest wait is shorter than the first",
+            ),
+            (
+                intensity,
+                "5/60s",
+                "expected `in` between the number of restarts and the window",
+            ),
+            (
+                intensity,
+                "five in 60s",
+                "`five` is not a number of restarts",
+            ),
+            (
+                intensity,
+                "0 in 60s",
+                "it must allow at least 1 (for none, write `restart = \"never\"`)",
+            ),
+            (
+                intensity,
+                "5 in 0s",
+                "the window: it must be longer than zero",
+            ),
+            (jitter_, "\"10\"", "a percentage needs its `%`"),
+            (jitter_, "\"ten%\"", "`ten` is not a number"),
+            (jitter_, "\"150%\"", "it must be from 0% to 100%"),
+            (jitter_, "\"NaN%\"", "it must be from 0% to 100%"),
+            (jitter_, "1.5", "it must be from 0.0 to 1.0"),
+            (jitter_, "10", "it must be from 0.0 to 1.0"),
+        ] {
+            assert_eq!(read(text), Err(why.to_owned()), "{text}");
+        }
+    }
+
+    /// The jitter of a value written as these tokens.
+    fn jitter(tokens: &str) -> Result<f64, String> {
+        jitter_fraction(&syn::parse_str::<Lit>(tokens).unwrap())
     }
 }
