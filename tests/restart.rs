@@ -42,11 +42,13 @@ fn policy(initial: Duration, restarts: u32) -> Restart {
 /// Declares a component that logs every hook to `$log` and, once started,
 /// runs a tracked task `link` that fails with "connection reset by peer"
 /// when `$fail` is notified, and ends when the component is stopped.
-/// `drain = $drain` is how long its drain hook takes.
+/// `drain = $drain` is how long its drain hook takes; attributes before the
+/// name go on the struct (a `#[component(restart = ..)]` say).
 macro_rules! component {
-    ($name:ident, deps = [$($dep:ident),*], log = $log:path, fail = $fail:path, drain = $drain:expr) => {
+    ($(#[$attr:meta])* $name:ident, deps = [$($dep:ident),*], log = $log:path, fail = $fail:path, drain = $drain:expr) => {
         #[derive(Component)]
         #[component(depends_on = [$($dep),*])]
+        $(#[$attr])*
         pub struct $name;
         impl Service for $name {
             async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
@@ -79,8 +81,8 @@ macro_rules! component {
             }
         }
     };
-    ($name:ident, deps = [$($dep:ident),*], log = $log:path, fail = $fail:path) => {
-        component!($name, deps = [$($dep),*], log = $log, fail = $fail, drain = Duration::ZERO);
+    ($(#[$attr:meta])* $name:ident, deps = [$($dep:ident),*], log = $log:path, fail = $fail:path) => {
+        component!($(#[$attr])* $name, deps = [$($dep),*], log = $log, fail = $fail, drain = Duration::ZERO);
     };
 }
 
@@ -511,16 +513,20 @@ async fn without_a_policy_a_failure_still_shuts_the_application_down() {
     use default::*;
     let app = quiet().only::<Plain>().start().await.expect("starts");
     FAIL.notify_one();
+    shut_down_by_its_failure(app, &LOG, "Plain").await;
+}
+
+/// `component`'s task failed: the application shut down, not clean, and
+/// restarted nothing.
+async fn shut_down_by_its_failure(app: Running, log: &Log, component: &str) {
     let report = app.finished().await;
-    assert!(matches!(
-        report.reason,
-        Some(ShutdownReason::TaskFailed {
-            component: "Plain",
-            ..
-        })
-    ));
+    assert!(
+        matches!(report.reason, Some(ShutdownReason::TaskFailed { component: c, .. }) if c == component),
+        "reason: {:?}",
+        report.reason
+    );
     assert!(report.restarts.is_empty());
-    assert_eq!(LOG.count("Plain.init"), 1);
+    assert_eq!(log.count(&format!("{component}.init")), 1);
     assert!(!report.is_clean());
 }
 
@@ -533,6 +539,104 @@ async fn a_policy_for_a_component_outside_the_run_is_a_configuration_error() {
         .await
         .expect_err("refused");
     assert!(error.to_string().contains("`restart`"), "{error}");
+}
+
+/// Declares module `$m`: Keyed, whose own attribute restarts it (1 s
+/// doubling, no jitter, at most 2 restarts a minute), and KeyedClient,
+/// which depends on it and has no policy. One per test.
+macro_rules! keyed_graph {
+    ($m:ident) => {
+        mod $m {
+            use super::*;
+            pub static LOG: Log = Log::new();
+            pub static FAIL: Notify = Notify::const_new();
+            component!(
+                #[component(
+                    restart = "on_failure",
+                    restart_backoff = "1s..8s",
+                    restart_jitter = "0%",
+                    restart_intensity = "2 in 1m"
+                )]
+                Keyed,
+                deps = [],
+                log = LOG,
+                fail = FAIL
+            );
+            component!(KeyedClient, deps = [Keyed], log = LOG, fail = NEVER);
+        }
+    };
+}
+
+keyed_graph!(keyed);
+keyed_graph!(keyed_overridden);
+keyed_graph!(keyed_turned_off);
+
+#[tokio::test(start_paused = true)]
+async fn the_attributes_policy_restarts_the_component_without_a_builder_setting() {
+    use keyed::*;
+    assert_eq!(
+        <Keyed as Component>::RESTART,
+        policy(Duration::from_secs(1), 2)
+    );
+    let app = quiet().only::<KeyedClient>().start().await.expect("starts");
+    let health = app.health();
+
+    // Restarted with its dependent, after the attribute's backoff, doubling.
+    for (n, backoff) in [(1, 1), (2, 2)] {
+        FAIL.notify_one();
+        sleep(Duration::from_millis(100)).await;
+        assert!(!health.is_ready());
+        sleep(Duration::from_secs(backoff)).await;
+        assert!(health.is_ready(), "down: {:?}", health.down());
+        assert_eq!(
+            LOG.at("Keyed.init", n) - LOG.at("Keyed.teardown", n - 1),
+            Duration::from_secs(backoff)
+        );
+        assert_eq!(LOG.count("KeyedClient.init"), n + 1);
+    }
+
+    // The attribute's intensity: a third failure within the minute is one
+    // too many.
+    FAIL.notify_one();
+    let report = app.finished().await;
+    assert_eq!(report.restarts.len(), 2);
+    assert_eq!(report.restarts[0].subgraph, ["Keyed", "KeyedClient"]);
+    let limit = matches!(
+        report.reason,
+        Some(ShutdownReason::RestartLimit { component: "Keyed", restarts: 2, window, .. })
+            if window == Duration::from_secs(60)
+    );
+    assert!(limit, "reason: {:?}", report.reason);
+    assert!(!report.is_clean());
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_builders_policy_wins_over_the_attribute() {
+    use keyed_overridden::*;
+    // 3 s, not the attribute's 1 s; 5 restarts, not its 2.
+    let app = start::<KeyedClient, Keyed>(policy(Duration::from_secs(3), 5)).await;
+    for n in 1..=3 {
+        FAIL.notify_one();
+        sleep(Duration::from_secs(15)).await;
+        assert!(app.health().is_ready());
+        assert_eq!(LOG.count("Keyed.init"), n + 1);
+    }
+    let report = app.shutdown().await;
+    assert!(report.is_clean(), "{}", report.failures());
+    let backoffs: Vec<_> = report.restarts.iter().map(|r| r.backoff).collect();
+    assert_eq!(
+        backoffs,
+        [3, 6, 8].map(Duration::from_secs),
+        "the builder's backoff, doubling up to its 8 s, and past the attribute's limit of 2"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_builder_can_turn_the_attributes_policy_off() {
+    use keyed_turned_off::*;
+    let app = start::<KeyedClient, Keyed>(Restart::never()).await;
+    FAIL.notify_one();
+    shut_down_by_its_failure(app, &LOG, "Keyed").await;
 }
 
 /// Declares module `$m`: Flappy (restarts) <- Follower (no policy of its

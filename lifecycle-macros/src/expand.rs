@@ -2,9 +2,10 @@
 //! `::lifecycle::__private`, so the user's own `Result`, `Option` or `Box`
 //! cannot change what the generated code means.
 
-use crate::validate::Component;
-use proc_macro2::TokenStream;
-use quote::{quote, quote_spanned};
+use crate::validate::{Component, Restart};
+use proc_macro2::{Literal, TokenStream};
+use quote::{quote, quote_spanned, ToTokens};
+use std::time::Duration;
 use syn::spanned::Spanned;
 
 pub fn component(c: Component<'_>) -> TokenStream {
@@ -32,14 +33,32 @@ pub fn component(c: Component<'_>) -> TokenStream {
         let p = quote_spanned!(at=> ::lifecycle::__private);
         quote_spanned!(at=> #p::Some(#i) => #p::panic!("{}", #p::cycle_message(&NODE).as_str()),)
     });
-    let timeouts = c.timeouts.map(|deadline| match deadline {
-        Some(d) => {
-            let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
-            quote!(#p::Some(#p::Duration::new(#secs, #nanos)))
-        }
-        None => quote!(#p::None),
-    });
+    let timeouts = c.timeouts.map(|deadline| option(deadline.map(duration)));
     let [start, stop_intake, drain, teardown] = &timeouts;
+    let restart = c.restart.map(|policy| {
+        let policy = match policy {
+            Restart::Never => quote!(#p::Restart::never()),
+            Restart::OnFailure {
+                backoff,
+                jitter,
+                intensity,
+                not_ready_for,
+            } => {
+                let backoff = option(backoff.map(|(first, longest)| {
+                    let (first, longest) = (duration(first), duration(longest));
+                    quote!((#first, #longest))
+                }));
+                let jitter = option(jitter.map(|f| Literal::f64_suffixed(f).into_token_stream()));
+                let intensity = option(intensity.map(|(restarts, window)| {
+                    let window = duration(window);
+                    quote!((#restarts, #window))
+                }));
+                let not_ready_for = option(not_ready_for.map(duration));
+                quote!(#p::Restart::from_attribute(#backoff, #jitter, #intensity, #not_ready_for))
+            }
+        };
+        quote!(const RESTART: #p::Restart = #policy;)
+    });
 
     let component_impl = quote_spanned! {ident.span()=>
         impl #p::ComponentGraph for #ident {
@@ -66,6 +85,7 @@ pub fn component(c: Component<'_>) -> TokenStream {
                 drain: #drain,
                 teardown: #teardown,
             };
+            #restart
         }
     };
 
@@ -89,5 +109,19 @@ pub fn component(c: Component<'_>) -> TokenStream {
             };
             #p::inventory::submit! { #p::Registration::of::<#ident>() }
         };
+    }
+}
+
+/// `::lifecycle::__private::Duration::new(secs, nanos)`.
+fn duration(d: Duration) -> TokenStream {
+    let (secs, nanos) = (d.as_secs(), d.subsec_nanos());
+    quote!(::lifecycle::__private::Duration::new(#secs, #nanos))
+}
+
+/// `Some(value)` or `None`, by absolute path.
+fn option(value: Option<TokenStream>) -> TokenStream {
+    match value {
+        Some(value) => quote!(::lifecycle::__private::Some(#value)),
+        None => quote!(::lifecycle::__private::None),
     }
 }

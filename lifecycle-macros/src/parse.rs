@@ -6,15 +6,28 @@ use crate::errors::Errors;
 use proc_macro2::{Span, TokenTree};
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
-use syn::{bracketed, DeriveInput, Ident, LitStr, Path, Token};
+use syn::{bracketed, DeriveInput, Ident, Lit, LitStr, Path, Token};
 
 /// The attribute's keys, as tokens.
 mod kw {
     syn::custom_keyword!(depends_on);
-    syn::custom_keyword!(start_timeout);
-    syn::custom_keyword!(stop_intake_timeout);
-    syn::custom_keyword!(drain_timeout);
-    syn::custom_keyword!(teardown_timeout);
+}
+
+/// Reads the next token if it is one of `keys` (by `name`): the key and
+/// its span.
+fn parse_key<K: Copy>(
+    input: ParseStream,
+    keys: impl IntoIterator<Item = K>,
+    name: fn(K) -> &'static str,
+) -> syn::Result<Option<(K, Span)>> {
+    let Ok(next) = input.fork().parse::<Ident>() else {
+        return Ok(None);
+    };
+    let Some(key) = keys.into_iter().find(|&k| next == name(k)) else {
+        return Ok(None);
+    };
+    let ident: Ident = input.parse()?;
+    Ok(Some((key, ident.span())))
 }
 
 /// The phases whose deadline a component may set, in the order of
@@ -43,23 +56,68 @@ impl Phase {
             Phase::Teardown => "teardown_timeout",
         }
     }
+}
 
-    /// Reads the key if the next token is one of the four timeout keys.
-    fn parse_key(input: ParseStream) -> syn::Result<Option<(Phase, Span)>> {
-        let phase = if input.peek(kw::start_timeout) {
-            Phase::Start
-        } else if input.peek(kw::stop_intake_timeout) {
-            Phase::StopIntake
-        } else if input.peek(kw::drain_timeout) {
-            Phase::Drain
-        } else if input.peek(kw::teardown_timeout) {
-            Phase::Teardown
-        } else {
-            return Ok(None);
-        };
-        let key: Ident = input.parse()?;
-        Ok(Some((phase, key.span())))
+/// The restart policy's keys: `restart` itself and one per tunable, each
+/// named after the `lifecycle::Restart` method it stands for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum RestartKey {
+    Policy,
+    Backoff,
+    Jitter,
+    Intensity,
+    WhenNotReadyFor,
+}
+
+impl RestartKey {
+    pub const ALL: [RestartKey; 5] = [
+        RestartKey::Policy,
+        RestartKey::Backoff,
+        RestartKey::Jitter,
+        RestartKey::Intensity,
+        RestartKey::WhenNotReadyFor,
+    ];
+
+    pub fn key(self) -> &'static str {
+        match self {
+            RestartKey::Policy => "restart",
+            RestartKey::Backoff => "restart_backoff",
+            RestartKey::Jitter => "restart_jitter",
+            RestartKey::Intensity => "restart_intensity",
+            RestartKey::WhenNotReadyFor => "restart_when_not_ready_for",
+        }
     }
+
+    /// What the key takes, with an example: the end of every message about
+    /// its value.
+    pub fn takes(self) -> &'static str {
+        match self {
+            RestartKey::Policy => "\"on_failure\" or \"never\"",
+            RestartKey::Backoff => "the first and the longest wait, such as \"100ms..30s\"",
+            RestartKey::Jitter => "a percentage such as \"10%\", or a fraction such as 0.1",
+            RestartKey::Intensity => "a number of restarts within a window, such as \"5 in 60s\"",
+            RestartKey::WhenNotReadyFor => {
+                "a number with a unit, such as \"250ms\", \"10s\", \"2m\" or \"1m30s\""
+            }
+        }
+    }
+
+    /// Whether the value is a literal of a kind this key takes: a string,
+    /// or for the jitter also a number.
+    fn accepts(self, value: &Lit) -> bool {
+        match value {
+            Lit::Str(_) => true,
+            Lit::Float(_) | Lit::Int(_) => self == RestartKey::Jitter,
+            _ => false,
+        }
+    }
+}
+
+/// One `restart = ".."` or `restart_* = ..` entry.
+pub struct RestartEntry {
+    pub key: RestartKey,
+    pub key_span: Span,
+    pub value: Lit,
 }
 
 /// One `depends_on = [..]` list.
@@ -82,11 +140,14 @@ pub struct Parsed<'a> {
     pub depends_on: Vec<DependsOn>,
     /// Every timeout entry, in source order.
     pub timeouts: Vec<Timeout>,
+    /// Every restart entry, in source order.
+    pub restart: Vec<RestartEntry>,
 }
 
 enum Entry {
     DependsOn(DependsOn),
     Timeout(Timeout),
+    Restart(RestartEntry),
 }
 
 impl Parse for Entry {
@@ -102,7 +163,7 @@ impl Parse for Entry {
                 paths: paths.into_iter().collect(),
             }));
         }
-        if let Some((phase, key)) = Phase::parse_key(input)? {
+        if let Some((phase, key)) = parse_key(input, Phase::ALL, Phase::key)? {
             input.parse::<Token![=]>()?;
             let value: LitStr = input.parse().map_err(|e| {
                 syn::Error::new(
@@ -115,13 +176,43 @@ impl Parse for Entry {
             })?;
             return Ok(Entry::Timeout(Timeout { phase, key, value }));
         }
+        if let Some((key, key_span)) = parse_key(input, RestartKey::ALL, RestartKey::key)? {
+            input.parse::<Token![=]>()?;
+            let takes = |span| {
+                let string = if key == RestartKey::Jitter {
+                    ""
+                } else {
+                    "a string: "
+                };
+                syn::Error::new(
+                    span,
+                    format!("`{}` takes {string}{}", key.key(), key.takes()),
+                )
+            };
+            // At the whole value, a group like `(5, 60s)` included.
+            let at = input
+                .fork()
+                .parse::<TokenTree>()
+                .map_or(input.span(), |t| t.span());
+            let value: Lit = input.parse().map_err(|_| takes(at))?;
+            if !key.accepts(&value) {
+                return Err(takes(at));
+            }
+            return Ok(Entry::Restart(RestartEntry {
+                key,
+                key_span,
+                value,
+            }));
+        }
         let key: Ident = input.parse()?;
         Err(unknown_key(&key))
     }
 }
 
 fn unknown_key(key: &Ident) -> syn::Error {
-    let keys = std::iter::once("depends_on").chain(Phase::ALL.map(Phase::key));
+    let keys = std::iter::once("depends_on")
+        .chain(Phase::ALL.map(Phase::key))
+        .chain(RestartKey::ALL.map(RestartKey::key));
     let text = key.to_string();
     let message = match keys.clone().find(|k| edit_distance(k, &text) <= 2) {
         Some(close) => {
@@ -136,7 +227,7 @@ fn unknown_key(key: &Ident) -> syn::Error {
 }
 
 /// Levenshtein distance, for "did you mean".
-fn edit_distance(a: &str, b: &str) -> usize {
+pub fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {
@@ -179,6 +270,7 @@ pub fn component<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Parsed<'a> 
         input,
         depends_on: Vec::new(),
         timeouts: Vec::new(),
+        restart: Vec::new(),
     };
     for attr in input
         .attrs
@@ -191,6 +283,7 @@ pub fn component<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Parsed<'a> 
                     match entry {
                         Entry::DependsOn(list) => parsed.depends_on.push(list),
                         Entry::Timeout(timeout) => parsed.timeouts.push(timeout),
+                        Entry::Restart(entry) => parsed.restart.push(entry),
                     }
                 }
             }

@@ -360,6 +360,10 @@ impl Builder {
     /// dependents are stopped and started again, dependents first, after a
     /// backoff, within an intensity limit. `T` must be part of the run.
     ///
+    /// This wins over `T`'s own `#[component(restart = ..)]` as a whole
+    /// (none of the attribute's `restart_*` values carry over);
+    /// `Restart::never()` turns the attribute's policy off, in a test say.
+    ///
     /// ```no_run
     /// # use lifecycle::{Component, Deps, Service, Restart};
     /// # #[derive(Component)] struct Consumer;
@@ -617,9 +621,10 @@ impl Builder {
         Ok(placed)
     }
 
-    /// Each restart policy at its component's place in `graph`.
+    /// Each restart policy at its component's place in `graph`: the
+    /// builder's, else the component's attribute's.
     fn place_policies(&self, graph: &Graph) -> Result<Vec<Restart>, RunError> {
-        let mut placed = vec![Restart::never(); graph.len()];
+        let mut placed: Vec<Restart> = graph.nodes.iter().map(|n| n.registration.restart).collect();
         for &(type_id, name, policy) in &self.restarts {
             let Some(i) = graph.index_of(type_id) else {
                 return Err(RunError::Config {

@@ -6,6 +6,7 @@ use crate::cycle::Link;
 use crate::deps::{DepStore, Deps};
 use crate::error::Result;
 use crate::phase::Phase;
+use crate::restart::Restart;
 use futures_util::future::BoxFuture;
 use std::any::{Any, TypeId};
 use std::future::Future;
@@ -101,6 +102,10 @@ pub trait Component: Service {
     const DEPENDENCIES: &'static [Dependency];
     /// Deadlines set with `#[component(start_timeout = "..", ...)]`.
     const TIMEOUTS: Timeouts;
+    /// The restart policy set with `#[component(restart = "on_failure", ...)]`;
+    /// [`Restart::never`] without one. [`Builder::restart`](crate::Builder::restart)
+    /// wins over it.
+    const RESTART: Restart = Restart::never();
 }
 
 /// What other components' derives read of a component: its node in the
@@ -210,6 +215,7 @@ pub struct Registration {
     pub(crate) depth: usize,
     pub(crate) dependencies: &'static [Dependency],
     pub(crate) timeouts: Timeouts,
+    pub(crate) restart: Restart,
     pub(crate) build: fn(DepStore) -> BoxFuture<'static, Result<Instance>>,
 }
 
@@ -223,6 +229,7 @@ impl Registration {
             depth: T::DEPTH,
             dependencies: T::DEPENDENCIES,
             timeouts: T::TIMEOUTS,
+            restart: T::RESTART,
             build: build::<T>,
         }
     }

@@ -169,10 +169,52 @@
 //! | `testing` | `testing`: hermetic runs, faults injected per component and phase | 1.85 |
 //!
 //! # The attribute
-//! `#[component(...)]` takes `depends_on = [A, B]` and the per-component
-//! deadlines `start_timeout`, `stop_intake_timeout`, `drain_timeout`,
-//! `teardown_timeout`, written `"250ms"`, `"10s"`, `"2m"` or `"1m30s"`.
-//! Misuse is a compile error at the offending token, and so is a dependency
+//! `#[component(...)]` takes, in any order and over one or more attributes:
+//!
+//! | key | value | what |
+//! |---|---|---|
+//! | `depends_on` | `[A, B]` | the components this one needs, started before it |
+//! | `start_timeout`, `stop_intake_timeout`, `drain_timeout`, `teardown_timeout` | `"250ms"`, `"10s"`, `"2m"`, `"1m30s"` | its own deadline for the phase |
+//! | `restart` | `"on_failure"` or `"never"` (the default) | its [`Restart`] policy: [`Restart::on_failure`] or [`Restart::never`] |
+//! | `restart_backoff` | `"100ms..30s"` | the first wait and the longest: [`Restart::backoff`] |
+//! | `restart_jitter` | `"10%"` or `0.1` | [`Restart::jitter`] |
+//! | `restart_intensity` | `"5 in 60s"` | at most 5 restarts within 60 s: [`Restart::intensity`] |
+//! | `restart_when_not_ready_for` | `"10s"` | [`Restart::when_not_ready_for`] |
+//!
+//! Durations are read with `humantime`'s grammar, as the `LIFECYCLE_*`
+//! settings are. Each `restart_*` key tunes the policy as the [`Restart`]
+//! method of the same name does, so it needs `restart = "on_failure"`; what
+//! it leaves out is [`Restart::on_failure`]'s default. The policy is the
+//! component's [`Component::RESTART`], its default for every run;
+//! [`Builder::restart`] replaces it for one run (`Restart::never()` turns
+//! it off, in a test say). No environment variable sets it.
+//!
+//! ```
+//! use lifecycle::{Component, Deps, Restart, Service};
+//! use std::time::Duration;
+//!
+//! #[derive(Component)]
+//! #[component(
+//!     restart = "on_failure",
+//!     restart_backoff = "250ms..2s",
+//!     restart_intensity = "30 in 1m",
+//! )]
+//! struct Consumer;
+//! # impl Service for Consumer {
+//! #     async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> { Ok(Consumer) }
+//! # }
+//!
+//! assert_eq!(
+//!     Consumer::RESTART,
+//!     Restart::on_failure()
+//!         .backoff(Duration::from_millis(250), Duration::from_secs(2))
+//!         .intensity(30, Duration::from_secs(60)),
+//! );
+//! ```
+//!
+//! Misuse is a compile error at the offending token (a malformed duration,
+//! backoff, jitter or intensity, a `restart_*` key without
+//! `restart = "on_failure"`), and so is a dependency
 //! cycle, reported once, at a `depends_on` entry of the cycle, as
 //! `dependency cycle: A -> B -> A` (or `B -> A -> B`):
 //!
@@ -290,6 +332,7 @@ pub mod __private {
         deeper, depth, Component, ComponentGraph, Dependency, DependsOn, Registration, Timeouts,
     };
     pub use crate::cycle::{cycle, cycle_message, Link, Node};
+    pub use crate::restart::Restart;
     pub use core::any::TypeId;
     pub use core::concat;
     pub use core::module_path;

@@ -1,7 +1,9 @@
 //! Restarting a failed component along the graph: the [`Restart`] policy a
 //! component is given, and the [`Restarted`] record of each restart.
 //!
-//! The default for every component is [`Restart::never`]: a failure (a
+//! A component's policy is its `#[component(restart = ..)]`'s, unless
+//! [`Builder::restart`](crate::Builder::restart) replaces it; without either
+//! it is [`Restart::never`]: a failure (a
 //! tracked task that fails or panics, [`Context::request_restart`](crate::Context::request_restart))
 //! shuts the application down. With [`Restart::on_failure`], the failed
 //! component's dependents are stopped first (stop intake, drain, teardown,
@@ -16,7 +18,9 @@ use std::fmt;
 use std::time::Duration;
 
 /// What to do when a component fails while the application runs. Set it
-/// per component with [`Builder::restart`](crate::Builder::restart).
+/// per component with `#[component(restart = "on_failure", ..)]` (see the
+/// crate docs, "The attribute") or with
+/// [`Builder::restart`](crate::Builder::restart), which wins over the attribute.
 ///
 /// ```
 /// use lifecycle::Restart;
@@ -50,7 +54,7 @@ impl Default for Restart {
 
 impl Restart {
     /// The default: a failure shuts the application down.
-    pub fn never() -> Restart {
+    pub const fn never() -> Restart {
         Restart {
             enabled: false,
             ..Restart::on_failure()
@@ -59,7 +63,7 @@ impl Restart {
 
     /// Restart on failure, with a backoff from 100 ms doubling up to 30 s,
     /// 10 % jitter, and at most 5 restarts in 60 s.
-    pub fn on_failure() -> Restart {
+    pub const fn on_failure() -> Restart {
         Restart {
             enabled: true,
             initial: Duration::from_millis(100),
@@ -101,6 +105,32 @@ impl Restart {
     pub fn when_not_ready_for(mut self, duration: Duration) -> Restart {
         self.not_ready_for = Some(duration);
         self
+    }
+
+    /// [`on_failure`](Restart::on_failure) with what
+    /// `#[component(restart = "on_failure", restart_* = ..)]` set, as the
+    /// builder methods would; the derive checked the values. Not public API.
+    #[doc(hidden)]
+    pub const fn from_attribute(
+        backoff: Option<(Duration, Duration)>,
+        jitter: Option<f64>,
+        intensity: Option<(u32, Duration)>,
+        not_ready_for: Option<Duration>,
+    ) -> Restart {
+        let mut policy = Restart::on_failure();
+        if let Some((initial, max)) = backoff {
+            policy.initial = initial;
+            policy.max = max;
+        }
+        if let Some(fraction) = jitter {
+            policy.jitter = fraction;
+        }
+        if let Some((restarts, window)) = intensity {
+            policy.max_restarts = restarts;
+            policy.window = window;
+        }
+        policy.not_ready_for = not_ready_for;
+        policy
     }
 
     /// Whether this policy restarts at all.

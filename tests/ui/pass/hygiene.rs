@@ -11,6 +11,7 @@ struct Box;
 struct Some;
 struct None;
 struct Duration;
+struct Restart;
 mod inventory {}
 mod core {}
 static NODE: u8 = 0;
@@ -19,6 +20,8 @@ const DEPENDENCY_CYCLE: u8 = 0;
 
 #[derive(Component)]
 #[component(teardown_timeout = "2s", stop_intake_timeout = "1.5s")]
+#[component(restart = "on_failure", restart_backoff = "1s..5s", restart_intensity = "3 in 1m")]
+#[component(restart_jitter = "10%", restart_when_not_ready_for = "10s")]
 struct Database;
 
 impl Service for Database {

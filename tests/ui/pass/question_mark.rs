@@ -53,10 +53,18 @@ impl Service for Settings {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    Lifecycle::builder()
+    let builder = Lifecycle::builder()
         .handle_signals(false)
-        .print_report(false)
-        .shutdown_on(std::future::ready(()))
+        .print_report(false);
+    // Shut down once ready: a trigger that fires at once races start-up on
+    // the other worker threads, and may interrupt it.
+    let health = builder.health();
+    builder
+        .shutdown_on(async move {
+            while !health.is_ready() {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        })
         .try_run()
         .await?;
     Ok(())
