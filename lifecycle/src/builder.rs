@@ -2,16 +2,18 @@
 
 use crate::budget::{Budget, DEFAULT_GRACE_PERIOD};
 use crate::component::{Component, Instance};
-use crate::error::{Result, RunError};
+use crate::error::Result;
 use crate::graph::Graph;
 use crate::health::Health;
 use crate::phase::{Deadlines, Phase};
 use crate::picture::{GraphFormat, Picture};
 use crate::report::Report;
 use crate::restart::Restart;
+use crate::run::Run;
+use crate::run_error::RunError;
 use crate::running::Running;
 use crate::settings::{self, EnvSettings, NoEnv, ProcessEnv, Source};
-use crate::shutdown::{self, Run};
+use crate::shutdown::{self};
 use crate::signal::Signals;
 use crate::supply::Supplies;
 use crate::testing::FaultAt;

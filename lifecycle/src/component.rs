@@ -5,6 +5,7 @@ use crate::context::Context;
 use crate::cycle::Link;
 use crate::deps::{DepStore, Deps};
 use crate::error::Result;
+use crate::health::ReadinessCheck;
 use crate::phase::Phase;
 use futures_util::future::BoxFuture;
 use std::any::{Any, TypeId};
@@ -235,11 +236,13 @@ pub(crate) fn registered() -> impl Iterator<Item = &'static Registration> {
     inventory::iter::<Registration>.into_iter()
 }
 
-/// A built component: once as `Any` (for [`Deps`]) and once as its hooks.
+/// A built component: once as `Any` (for [`Deps`]), once as its hooks and
+/// once as its readiness check (for [`Health`](crate::Health)).
 #[derive(Clone)]
 pub(crate) struct Instance {
     pub(crate) any: Arc<dyn Any + Send + Sync>,
     pub(crate) hooks: Arc<dyn Hooks>,
+    pub(crate) check: Arc<dyn ReadinessCheck>,
 }
 
 impl Instance {
@@ -248,7 +251,8 @@ impl Instance {
         let value = Arc::new(value);
         Instance {
             any: value.clone(),
-            hooks: value,
+            hooks: value.clone(),
+            check: value,
         }
     }
 }
@@ -287,7 +291,6 @@ fn ready_returns_no_hook<T: 'static, R: 'static>(_hook: fn(&'static T) -> R) -> 
 /// A component's hooks behind a vtable, so the runtime can hold any of them.
 pub(crate) trait Hooks: Send + Sync {
     fn run<'a>(&'a self, phase: Phase, cx: &'a Context) -> BoxFuture<'a, Result<()>>;
-    fn ready(&self) -> BoxFuture<'_, Result<()>>;
     /// Whether the component wrote its own hook for `phase` (`init` always).
     fn writes(&self, phase: Phase) -> bool;
     /// Whether the component wrote its own readiness check.
@@ -319,7 +322,9 @@ impl<T: Service> Hooks for T {
             Phase::Teardown => Box::pin(self.teardown(cx)),
         }
     }
+}
 
+impl<T: Service> ReadinessCheck for T {
     fn ready(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(Service::ready(self))
     }

@@ -3,9 +3,11 @@
 //! sequence in `shutdown.rs` calls these; each is a no-op when nothing
 //! listens.
 
+use crate::duration::format_deadline;
+use crate::duration::Elapsed;
 use crate::phase::Phase;
-use crate::report::{Elapsed, Report, ShutdownReason};
-use crate::settings::format_deadline;
+use crate::reason::ShutdownReason;
+use crate::report::Report;
 use std::time::Duration;
 
 /// The milestones of a run, fanned out to whatever listens.

@@ -1,8 +1,8 @@
 //! The dependency graph of the components chosen for a run.
 
 use crate::component::{registered, Registration, Timeouts};
-use crate::error::RunError;
 use crate::phase::{Deadlines, Phase};
+use crate::run_error::RunError;
 use crate::settings::{self, Source};
 use std::any::TypeId;
 use std::collections::HashMap;

@@ -217,6 +217,7 @@ pub mod config;
 mod context;
 mod cycle;
 mod deps;
+mod duration;
 mod error;
 mod events;
 mod gate;
@@ -227,6 +228,7 @@ mod health;
 pub mod http;
 mod json;
 mod obligation;
+mod panic;
 mod phase;
 mod picture;
 mod pid_file;
@@ -234,14 +236,19 @@ mod pid_file;
 #[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
 pub mod postgres;
 mod progress;
+mod reason;
 mod report;
+mod report_by_type;
 mod restart;
+mod run;
+mod run_error;
 mod running;
 mod settings;
 mod shutdown;
 mod signal;
 mod slot;
 mod startup;
+mod stop;
 mod supervise;
 mod supply;
 #[cfg(feature = "systemd")]
@@ -257,6 +264,7 @@ mod trigger;
 #[cfg(all(unix, feature = "upgrade"))]
 mod upgrade;
 mod walk;
+mod watch;
 
 pub use budget::{Budget, DEFAULT_GRACE_PERIOD};
 pub use builder::{Builder, Lifecycle};
@@ -268,17 +276,17 @@ pub use config::ConfigError;
 pub use component::ComponentGraph;
 pub use context::Context;
 pub use deps::{Dep, Deps};
-pub use error::{BoxError, Error, Result, RunError};
+pub use error::{BoxError, Error, Result};
 pub use gate::{Gate, Guard, OwnedGuard, Refused};
 pub use health::{Health, Readiness};
 /// `#[derive(Component)]`: registers a type as a component. See the crate docs.
 pub use lifecycle_macros::Component;
 pub use phase::{Deadlines, Phase};
 pub use picture::GraphFormat;
-pub use report::{
-    Failures, HookError, Outcome, Record, Report, ShutdownReason, Table, TaskFailure,
-};
-pub use restart::{Cause, Restart, Restarted};
+pub use reason::ShutdownReason;
+pub use report::{Failures, HookError, Outcome, Record, Report, Restarted, Table, TaskFailure};
+pub use restart::{Cause, Restart};
+pub use run_error::RunError;
 pub use running::Running;
 pub use supply::NotSupplied;
 pub use trigger::ShutdownHandle;

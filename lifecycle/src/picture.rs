@@ -3,11 +3,11 @@
 //! per-phase deadlines, and the caption the shutdown budget.
 
 use crate::budget::Budget;
-use crate::error::RunError;
+use crate::duration::format_deadline;
 use crate::graph::Graph;
 use crate::json::{self, Value};
 use crate::phase::{Deadlines, Phase};
-use crate::settings::format_deadline;
+use crate::run_error::RunError;
 use std::fmt::Write;
 use std::str::FromStr;
 

@@ -3,10 +3,11 @@
 
 use crate::component::Component;
 use crate::deps::Dep;
-use crate::error::RunError;
 use crate::health::Health;
-use crate::report::{Report, ShutdownReason};
-use crate::shutdown::Run;
+use crate::reason::ShutdownReason;
+use crate::report::Report;
+use crate::run::Run;
+use crate::run_error::RunError;
 use crate::slot::Slot;
 use crate::trigger::{ShutdownHandle, Trigger};
 use std::any::TypeId;

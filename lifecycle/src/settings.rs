@@ -10,8 +10,8 @@
 //! start-up with [`RunError::Config`] naming the variable.
 
 use crate::component::Timeouts;
-use crate::error::RunError;
 use crate::phase::Phase;
+use crate::run_error::RunError;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -225,27 +225,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// Writes a deadline back the way it is configured: `250ms`, `10s`, `1m30s`.
-pub(crate) fn format_deadline(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return format!("{}µs", d.as_micros());
-    }
-    let (h, m, s, ms) = (
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1_000 % 60,
-        ms % 1_000,
-    );
-    let mut out = String::new();
-    for (value, unit) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
-        if value > 0 {
-            out.push_str(&format!("{value}{unit}"));
-        }
-    }
-    out
-}
-
 /// `OrdersDb` → `ORDERS_DB`, `HTTPServer` → `HTTP_SERVER`, `Api` → `API`.
 pub(crate) fn upper_snake(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
@@ -312,14 +291,6 @@ pub(crate) mod tests {
         assert!(ms("0s").is_err());
         assert!(ms("s").is_err());
         assert_eq!(ms("1.5s"), Ok(1_500), "humantime's grammar has fractions");
-    }
-
-    #[test]
-    fn deadlines_format_back() {
-        assert_eq!(format_deadline(Duration::from_millis(250)), "250ms");
-        assert_eq!(format_deadline(Duration::from_secs(90)), "1m30s");
-        assert_eq!(format_deadline(Duration::from_millis(10_500)), "10s500ms");
-        assert_eq!(format_deadline(Duration::from_secs(30)), "30s");
     }
 
     #[test]

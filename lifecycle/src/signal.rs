@@ -3,7 +3,7 @@
 //! With the in-place upgrade enabled (feature `upgrade`, Unix), `SIGUSR2`
 //! asks for one.
 
-use crate::report::ShutdownReason;
+use crate::reason::ShutdownReason;
 use crate::trigger::Trigger;
 use std::sync::Arc;
 use tokio::sync::mpsc;

@@ -2,7 +2,7 @@
 //! (signals, the builder's trigger, components, failed tasks) goes through.
 
 use crate::health::Health;
-use crate::report::ShutdownReason;
+use crate::reason::ShutdownReason;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio_util::sync::CancellationToken;
 

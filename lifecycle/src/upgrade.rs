@@ -33,8 +33,9 @@ use crate::http::listen::{
     self, FIRST_FD, LISTEN_FDNAMES, LISTEN_FDS, LISTEN_PID, UPGRADE_FD, UPGRADE_FROM,
 };
 use crate::phase::Phase;
-use crate::report::{Report, ShutdownReason};
-use crate::shutdown::Run;
+use crate::reason::ShutdownReason;
+use crate::report::Report;
+use crate::run::Run;
 use crate::signal::UpgradeRequests;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

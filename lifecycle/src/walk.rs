@@ -1,11 +1,12 @@
 //! Walking the graph: runs a job per component once its predecessors are done,
 //! as many at once as the graph allows. Event-driven; nothing polls.
 
+use crate::panic::panic_message;
+
 use crate::error::Result;
 use crate::graph::Graph;
 use crate::report::{HookError, Outcome};
 use futures_util::FutureExt;
-use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -159,16 +160,5 @@ where
             deadline: limit,
             detail: None,
         },
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }

@@ -1,0 +1,134 @@
+//! One shutdown phase's hooks over a set of components, each under its
+//! deadline: what the shutdown sequence and a restart both run.
+
+use crate::context::{Context, Node};
+use crate::phase::Phase;
+use crate::progress::drain_with_progress;
+use crate::report::{Outcome, Record};
+use crate::run::Run;
+use crate::testing;
+use crate::walk::{guarded, walk, Order, Stopped};
+use tokio::time::Instant;
+use tracing::Instrument;
+
+/// Runs the hook of `phase` for the `members`, dependents first, independent
+/// ones at once, each under its deadline from `phase_began`; a second
+/// `SIGINT` cuts all but teardown short. Records count from `since`.
+pub(crate) async fn run_phase(
+    run: &Run,
+    phase: Phase,
+    members: &[bool],
+    phase_began: Instant,
+    since: Instant,
+    mut record: impl FnMut(Record),
+) -> Result<(), Stopped> {
+    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
+    walk(
+        &run.graph,
+        members,
+        Order::DependentsFirst,
+        interrupt,
+        |i| hook(run, i, phase, phase_began, since),
+        |_, r| {
+            record(r);
+            true
+        },
+    )
+    .await
+}
+
+/// One component's hook for one shutdown phase. Its deadline counts from the
+/// start of the phase, so a phase never outlasts its longest deadline.
+fn hook(
+    run: &Run,
+    i: usize,
+    phase: Phase,
+    phase_began: Instant,
+    shutdown_began: Instant,
+) -> impl std::future::Future<Output = Record> + Send + 'static {
+    let limit = run.graph.nodes[i].deadline(phase, &run.deadlines);
+    let deadline = phase_began + limit;
+    let node = run.nodes[i].clone();
+    let hooks = run.slots[i].get().map(|instance| instance.hooks.clone());
+    let span = tracing::info_span!(
+        "phase",
+        component = node.name,
+        phase = %phase,
+        deadline = ?limit,
+        outcome = tracing::field::Empty,
+        forced = tracing::field::Empty,
+        duration = tracing::field::Empty,
+    );
+    let record_span = span.clone();
+    let fault = testing::find(&run.faults[i], phase);
+    let written = fault.is_some() || hooks.as_ref().is_some_and(|hooks| hooks.writes(phase));
+    let steps = run.steps.clone();
+    async move {
+        let began_step = steps.begin(i);
+        let began = Instant::now();
+        // A drain with work in flight or tasks running is news, hook or not.
+        let busy = phase == Phase::Drain && (node.gate.in_flight() > 0 || node.tasks.running() > 0);
+        let cx = Context::new(node.clone(), phase, Some(deadline));
+        let run_hook = testing::inject(fault, node.name, phase, async {
+            match &hooks {
+                Some(hooks) if written => hooks.run(phase, &cx).await,
+                _ => Ok(()),
+            }
+        });
+        let mut outcome = match phase {
+            Phase::Drain => {
+                // The hook, then whatever is still in flight through the gate
+                // and the component's tracked tasks, all before one deadline.
+                let drain = guarded(deadline, limit, async {
+                    let result = run_hook.await;
+                    tokio::join!(node.gate.drained(), node.tasks.finished());
+                    result
+                });
+                drain_with_progress(&node, deadline, drain).await
+            }
+            _ => guarded(deadline, limit, run_hook).await,
+        };
+        if phase == Phase::StopIntake {
+            node.gate.close();
+        }
+        if let (Phase::Drain, Outcome::TimedOut { detail, .. }) = (phase, &mut outcome) {
+            *detail = cut_off(&node);
+        }
+        let record = Record {
+            component: node.name,
+            phase,
+            outcome,
+            began: began.saturating_duration_since(shutdown_began),
+            duration: began.elapsed(),
+            idle: !written && !busy,
+            steps: (began_step, steps.tick()),
+        };
+        record_span.record("outcome", record.outcome.kind());
+        record_span.record("forced", record.outcome.is_forced());
+        record_span.record("duration", tracing::field::debug(record.duration));
+        if !record.is_noteworthy() {
+            // A default no-op: nothing to tell.
+        } else if record.outcome.is_completed() {
+            tracing::info!(duration = ?record.duration, "{phase} completed");
+        } else {
+            tracing::warn!(duration = ?record.duration, outcome = %record.outcome, "{phase} did not complete");
+        }
+        record
+    }
+    .instrument(span)
+}
+
+/// What a drain deadline cut off: in-flight work left in the gate, and
+/// tracked tasks (which are aborted here).
+fn cut_off(node: &Node) -> Option<String> {
+    let in_flight = node.gate.in_flight();
+    let aborted = node.tasks.abort_all();
+    let mut parts = Vec::new();
+    if in_flight > 0 {
+        parts.push(format!("{in_flight} still in flight"));
+    }
+    if !aborted.is_empty() {
+        parts.push(format!("aborted tasks: {}", aborted.join(", ")));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
