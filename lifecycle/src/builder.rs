@@ -3,16 +3,17 @@
 use crate::budget::{Budget, DEFAULT_GRACE_PERIOD};
 use crate::component::{Component, Instance};
 use crate::error::Result;
+use crate::events::Events;
 use crate::graph::Graph;
 use crate::health::Health;
 use crate::phase::{Deadlines, Phase};
-use crate::picture::{GraphFormat, Picture};
+use crate::picture::Picture;
 use crate::report::Report;
 use crate::restart::Restart;
 use crate::run::Run;
 use crate::run_error::RunError;
 use crate::running::Running;
-use crate::settings::{self, EnvSettings, NoEnv, ProcessEnv, Source};
+use crate::settings::{self, EnvSettings, GraphFormat, NoEnv, ProcessEnv, Source};
 use crate::shutdown::{self};
 use crate::signal::Signals;
 use crate::supply::Supplies;
@@ -531,7 +532,17 @@ impl Builder {
         } else {
             None
         };
-        let mut run = Run::new(resolved.graph, resolved.deadlines, self.trigger);
+        // The new copy of an in-place upgrade stays quiet until it took over.
+        #[cfg(all(unix, feature = "upgrade"))]
+        let quiet = crate::upgrade::is_successor();
+        #[cfg(not(all(unix, feature = "upgrade")))]
+        let quiet = false;
+        let mut run = Run::new(
+            resolved.graph,
+            resolved.deadlines,
+            self.trigger,
+            Events::new(quiet),
+        );
         run.supplies = Arc::new(self.supplies);
         run.replacements = resolved.replacements;
         run.set_policies(resolved.policies);

@@ -24,11 +24,7 @@ impl Events {
     /// Connects to what is there (systemd's `NOTIFY_SOCKET`); starts the
     /// watchdog pings if the manager asked for them. Called inside the runtime.
     /// The new copy of an in-place upgrade stays quiet until it took over.
-    pub(crate) fn new() -> Events {
-        #[cfg(all(unix, feature = "upgrade"))]
-        let quiet = crate::upgrade::is_successor();
-        #[cfg(not(all(unix, feature = "upgrade")))]
-        let quiet = false;
+    pub(crate) fn new(quiet: bool) -> Events {
         Events {
             #[cfg(feature = "systemd")]
             systemd: crate::systemd::Systemd::from_env(quiet),

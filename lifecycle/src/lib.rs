@@ -282,12 +282,12 @@ pub use health::{Health, Readiness};
 /// `#[derive(Component)]`: registers a type as a component. See the crate docs.
 pub use lifecycle_macros::Component;
 pub use phase::{Deadlines, Phase};
-pub use picture::GraphFormat;
 pub use reason::ShutdownReason;
 pub use report::{Failures, HookError, Outcome, Record, Report, Restarted, Table, TaskFailure};
 pub use restart::{Cause, Restart};
 pub use run_error::RunError;
 pub use running::Running;
+pub use settings::GraphFormat;
 pub use supply::NotSupplied;
 pub use trigger::ShutdownHandle;
 

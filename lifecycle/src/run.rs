@@ -84,7 +84,12 @@ impl Steps {
 }
 
 impl Run {
-    pub(crate) fn new(graph: Graph, deadlines: Deadlines, trigger: Arc<Trigger>) -> Run {
+    pub(crate) fn new(
+        graph: Graph,
+        deadlines: Deadlines,
+        trigger: Arc<Trigger>,
+        events: Events,
+    ) -> Run {
         let nodes = graph
             .nodes
             .iter()
@@ -100,7 +105,7 @@ impl Run {
             nodes,
             slots,
             started_at: Instant::now(),
-            events: Events::new(),
+            events,
             supplies: Arc::default(),
             replacements: (0..graph_len).map(|_| None).collect(),
             on_ready: Mutex::default(),

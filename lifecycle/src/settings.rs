@@ -13,6 +13,7 @@ use crate::component::Timeouts;
 use crate::phase::Phase;
 use crate::run_error::RunError;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The prefix of every setting.
@@ -87,7 +88,7 @@ pub(crate) struct EnvSettings {
     pub(crate) strict_budget: Option<bool>,
     pub(crate) report_json: Option<PathBuf>,
     pub(crate) report_table: Option<bool>,
-    pub(crate) print_graph: Option<crate::picture::GraphFormat>,
+    pub(crate) print_graph: Option<GraphFormat>,
 }
 
 impl EnvSettings {
@@ -250,6 +251,36 @@ pub(crate) fn upper_snake(name: &str) -> String {
     out.trim_matches('_').to_owned()
 }
 
+/// How [`Builder::graph`](crate::Builder::graph) and `LIFECYCLE_PRINT_GRAPH`
+/// render the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphFormat {
+    /// Graphviz: `dot -Tsvg graph.dot > graph.svg`.
+    Dot,
+    /// A Mermaid flowchart; GitHub renders it in a ```` ```mermaid ```` block.
+    Mermaid,
+    /// Components, dependencies, deadlines and the budget, for tools.
+    Json,
+}
+
+impl FromStr for GraphFormat {
+    type Err = RunError;
+
+    /// `dot`, `mermaid` or `json`; anything else is a [`RunError::Config`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dot" | "graphviz" => Ok(GraphFormat::Dot),
+            "mermaid" => Ok(GraphFormat::Mermaid),
+            "json" => Ok(GraphFormat::Json),
+            other => Err(RunError::Config {
+                setting: "print_graph".to_owned(),
+                reason: format!("`{other}` is not a graph format: use dot, mermaid or json"),
+            }),
+        }
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -320,10 +351,7 @@ pub(crate) mod tests {
         assert_eq!(settings.deadlines.drain, Some(Duration::from_secs(90)));
         assert_eq!(settings.deadlines.teardown, None, "empty is unset");
         assert_eq!(settings.strict_budget, Some(true));
-        assert_eq!(
-            settings.print_graph,
-            Some(crate::picture::GraphFormat::Mermaid)
-        );
+        assert_eq!(settings.print_graph, Some(GraphFormat::Mermaid));
 
         for (name, value) in [
             ("LIFECYCLE_DRAIN_TIMEOUT", "10"),
