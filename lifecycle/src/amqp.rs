@@ -90,8 +90,8 @@
 //! }
 //! ```
 
+use crate::context::gate::{Gate, OwnedGuard};
 use crate::context::Context;
-use crate::gate::{Gate, OwnedGuard};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,

@@ -1,24 +1,24 @@
 //! [`Lifecycle`]: the entry point, and its [`Builder`].
 
-use crate::budget::{Budget, DEFAULT_GRACE_PERIOD};
+use crate::component::supply::Supplies;
 use crate::component::{Component, Instance};
+use crate::context::health::Health;
+use crate::context::trigger::{ShutdownHandle, Trigger};
 use crate::error::Result;
-use crate::events::Events;
+use crate::graph::budget::{Budget, DEFAULT_GRACE_PERIOD};
+use crate::graph::picture::Picture;
 use crate::graph::Graph;
-use crate::health::Health;
 use crate::phase::{Deadlines, Phase};
-use crate::picture::Picture;
+use crate::report::run_error::RunError;
 use crate::report::Report;
 use crate::restart::Restart;
+use crate::run::events::Events;
+use crate::run::signal::Signals;
 use crate::run::Run;
-use crate::run_error::RunError;
 use crate::running::Running;
 use crate::settings::{self, EnvSettings, GraphFormat, NoEnv, ProcessEnv, Source};
 use crate::shutdown::{self};
-use crate::signal::Signals;
-use crate::supply::Supplies;
 use crate::testing::FaultAt;
-use crate::trigger::{ShutdownHandle, Trigger};
 use futures_util::future::BoxFuture;
 use std::any::TypeId;
 use std::future::Future;

@@ -45,7 +45,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// [`into_std`](Error::into_std) and [`as_std`](Error::as_std) give the standard
 /// error it holds. For a `main` that returns `anyhow::Result<()>`, see
 /// [`Lifecycle::try_run`](crate::Lifecycle::try_run): its failure, a
-/// [`RunError`], implements `std::error::Error`.
+/// [`RunError`](crate::RunError), implements `std::error::Error`.
 pub struct Error {
     pub(crate) inner: BoxError,
 }

@@ -1,15 +1,15 @@
 //! [`Running`]: an application started with
 //! [`Builder::start`](crate::Builder::start), held until its shutdown.
 
+use crate::component::deps::Dep;
 use crate::component::Component;
-use crate::deps::Dep;
-use crate::health::Health;
-use crate::reason::ShutdownReason;
+use crate::context::health::Health;
+use crate::context::trigger::{ShutdownHandle, Trigger};
+use crate::report::reason::ShutdownReason;
+use crate::report::run_error::RunError;
 use crate::report::Report;
+use crate::run::slot::Slot;
 use crate::run::Run;
-use crate::run_error::RunError;
-use crate::slot::Slot;
-use crate::trigger::{ShutdownHandle, Trigger};
 use std::any::TypeId;
 use std::sync::Arc;
 use tokio::sync::oneshot;

@@ -11,7 +11,7 @@
 
 use crate::component::Timeouts;
 use crate::phase::Phase;
-use crate::run_error::RunError;
+use crate::report::run_error::RunError;
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;

@@ -1,14 +1,14 @@
 //! The whole life of a run, top to bottom: signals, start-up, running, and the
 //! three shutdown phases, each under its deadline.
 
+use crate::phases::stop::run_phase;
 use crate::run::{writes, Run};
-use crate::stop::run_phase;
 
 use crate::phase::Phase;
+use crate::phases::startup::start;
+use crate::phases::supervise::{never_supervised, supervise};
 use crate::report::{Outcome, Record, Report};
-use crate::signal::Signals;
-use crate::startup::start;
-use crate::supervise::{never_supervised, supervise};
+use crate::run::signal::Signals;
 use futures_util::future::BoxFuture;
 use std::sync::PoisonError;
 use tokio::time::Instant;
@@ -38,7 +38,7 @@ pub(crate) async fn run(
         let trigger = trigger.clone();
         listeners.spawn(async move {
             external.await;
-            if trigger.fire(crate::reason::ShutdownReason::Trigger) {
+            if trigger.fire(crate::report::reason::ShutdownReason::Trigger) {
                 tracing::info!("shutdown trigger fired: shutting down");
             }
         });

@@ -1,11 +1,15 @@
 //! What a component is: the [`Service`] behaviour users write, and the
 //! [`Component`] facts `#[derive(Component)]` generates.
 
+pub(crate) mod cycle;
+pub(crate) mod deps;
+pub(crate) mod supply;
+
+use crate::component::cycle::Link;
+use crate::component::deps::{DepStore, Deps};
+use crate::context::health::ReadinessCheck;
 use crate::context::Context;
-use crate::cycle::Link;
-use crate::deps::{DepStore, Deps};
 use crate::error::Result;
-use crate::health::ReadinessCheck;
 use crate::phase::Phase;
 use futures_util::future::BoxFuture;
 use std::any::{Any, TypeId};

@@ -1,15 +1,21 @@
 //! What a hook can see and do: its name, its deadline, the shutdown signal,
 //! its in-flight gate, and tracked background tasks.
 
+pub(crate) mod gate;
+pub(crate) mod health;
+pub(crate) mod tasks;
+pub(crate) mod trigger;
+pub(crate) mod watch;
+
+use crate::context::gate::Gate;
+use crate::context::health::Health;
+use crate::context::tasks::Tasks;
+use crate::context::trigger::{ShutdownHandle, Trigger};
+use crate::context::watch::{Handled, Watch};
 use crate::error::Result;
-use crate::gate::Gate;
-use crate::health::Health;
 use crate::phase::Phase;
-use crate::reason::ShutdownReason;
+use crate::report::reason::ShutdownReason;
 use crate::restart::Cause;
-use crate::tasks::Tasks;
-use crate::trigger::{ShutdownHandle, Trigger};
-use crate::watch::{Handled, Watch};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,12 +1,12 @@
 //! Background tasks a component spawns through [`Context::spawn`](crate::Context::spawn):
 //! drain waits for them, a failure begins shutdown, stragglers are aborted.
 
+use crate::context::trigger::Trigger;
+use crate::context::watch::{Handled, Watch};
 use crate::error::Result;
-use crate::reason::ShutdownReason;
+use crate::report::reason::ShutdownReason;
 use crate::report::TaskFailure;
 use crate::restart::Cause;
-use crate::trigger::Trigger;
-use crate::watch::{Handled, Watch};
 use futures_util::FutureExt;
 use std::collections::BTreeMap;
 use std::future::Future;

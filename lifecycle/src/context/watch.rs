@@ -1,7 +1,7 @@
 //! The way a component's failures reach the supervisor: one [`Watch`] per
 //! component, counting its incarnations.
 
-use crate::trigger::Trigger;
+use crate::context::trigger::Trigger;
 
 use crate::restart::Cause;
 use std::sync::{Mutex, OnceLock, PoisonError};

@@ -4,7 +4,7 @@
 use crate::duration::format_deadline;
 use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
-use crate::run_error::RunError;
+use crate::report::run_error::RunError;
 use std::fmt;
 use std::time::Duration;
 

@@ -1,8 +1,12 @@
 //! The dependency graph of the components chosen for a run.
 
+pub(crate) mod budget;
+pub(crate) mod picture;
+pub(crate) mod walk;
+
 use crate::component::{registered, Registration, Timeouts};
 use crate::phase::{Deadlines, Phase};
-use crate::run_error::RunError;
+use crate::report::run_error::RunError;
 use crate::settings::{self, Source};
 use std::any::TypeId;
 use std::collections::HashMap;

@@ -2,8 +2,8 @@
 //! tools. Start levels are the components' depths; every node shows its
 //! per-phase deadlines, and the caption the shutdown budget.
 
-use crate::budget::Budget;
 use crate::duration::format_deadline;
+use crate::graph::budget::Budget;
 use crate::graph::Graph;
 use crate::json::{self, Value};
 use crate::phase::{Deadlines, Phase};

@@ -2,15 +2,15 @@
 //! many at once as the graph allows. Stops at the first failure, missed
 //! deadline or shutdown request.
 
+use crate::component::deps::DepStore;
 use crate::context::Context;
-use crate::deps::DepStore;
+use crate::graph::walk::{guarded, walk, Order};
 use crate::obligation::Obligations;
 use crate::phase::Phase;
-use crate::reason::ShutdownReason;
+use crate::report::reason::ShutdownReason;
 use crate::report::{HookError, Outcome, Record, Report};
 use crate::run::{writes, Run};
 use crate::testing;
-use crate::walk::{guarded, walk, Order};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 use tracing::Instrument;

@@ -2,12 +2,12 @@
 //! deadline: what the shutdown sequence and a restart both run.
 
 use crate::context::{Context, Node};
+use crate::graph::walk::{guarded, walk, Order, Stopped};
 use crate::phase::Phase;
-use crate::progress::drain_with_progress;
+use crate::phases::progress::drain_with_progress;
 use crate::report::{Outcome, Record};
 use crate::run::Run;
 use crate::testing;
-use crate::walk::{guarded, walk, Order, Stopped};
 use tokio::time::Instant;
 use tracing::Instrument;
 

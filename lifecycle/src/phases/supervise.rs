@@ -2,17 +2,17 @@
 //! [`Restart`] policy come here, and their subgraph is stopped and started
 //! again, until shutdown begins.
 
-use crate::watch::Failure;
+use crate::context::watch::Failure;
 
+use crate::graph::walk::{walk, Order};
 use crate::phase::Phase;
-use crate::reason::ShutdownReason;
+use crate::phases::startup::{start_one, Progress};
+use crate::phases::stop::run_phase;
+use crate::report::reason::ShutdownReason;
 use crate::report::Restarted;
 use crate::report::{Record, Report};
 use crate::restart::{Cause, Restart};
 use crate::run::Run;
-use crate::startup::{start_one, Progress};
-use crate::stop::run_phase;
-use crate::walk::{walk, Order};
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 use std::sync::{Mutex, PoisonError};

@@ -1,10 +1,13 @@
 //! The shutdown report: what each component did in each phase, how it ended
 //! and how long it took.
 
+pub(crate) mod reason;
+pub(crate) mod run_error;
+
 use crate::duration::Elapsed;
 use crate::error::Error;
 use crate::phase::Phase;
-use crate::reason::ShutdownReason;
+use crate::report::reason::ShutdownReason;
 use crate::restart::Cause;
 use std::error::Error as StdError;
 use std::fmt;

@@ -1,7 +1,7 @@
 //! Why a run did not end cleanly, as an error that carries its report.
 
 use crate::error::{Error, Result};
-use crate::reason::ShutdownReason;
+use crate::report::reason::ShutdownReason;
 use crate::report::Report;
 
 /// Why a run did not end cleanly. Its message names every component and

@@ -6,7 +6,7 @@
 use crate::duration::format_deadline;
 use crate::duration::Elapsed;
 use crate::phase::Phase;
-use crate::reason::ShutdownReason;
+use crate::report::reason::ShutdownReason;
 use crate::report::Report;
 use std::time::Duration;
 

@@ -1,17 +1,21 @@
 //! What a run is: the graph, and per component its state, fixed before the
 //! run begins.
 
+pub(crate) mod events;
+pub(crate) mod signal;
+pub(crate) mod slot;
+
+use crate::component::supply::Supplies;
 use crate::component::Instance;
+use crate::context::trigger::Trigger;
+use crate::context::watch::Failure;
 use crate::context::Node;
-use crate::events::Events;
 use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
 use crate::restart::Restart;
-use crate::slot::Slot;
-use crate::supply::Supplies;
+use crate::run::events::Events;
+use crate::run::slot::Slot;
 use crate::testing::FaultAt;
-use crate::trigger::Trigger;
-use crate::watch::Failure;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
