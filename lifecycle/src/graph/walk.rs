@@ -25,6 +25,13 @@ pub(crate) enum Order {
     DependentsFirst,
 }
 
+/// One component's job in a walk: already done (a hook the component did not
+/// write: nothing to run, so no future, no task, no timer), or work to run.
+pub(crate) enum Job<T, F> {
+    Done(T),
+    Run(F),
+}
+
 /// How a walk ended early.
 pub(crate) struct Stopped {
     /// Jobs that were running and were cancelled, with how long they had run.
@@ -46,7 +53,7 @@ pub(crate) async fn walk<T, J, F, D>(
 ) -> Result<(), Stopped>
 where
     T: Send + 'static,
-    J: FnMut(usize) -> F,
+    J: FnMut(usize) -> Job<T, F>,
     F: Future<Output = T> + Send + 'static,
     D: FnMut(usize, T) -> bool,
 {
@@ -74,8 +81,12 @@ where
                      began: &mut [Option<Instant>],
                      set: &mut JoinSet<(usize, T)>,
                      results: &mut VecDeque<(usize, T)>| {
+        let work = match job(i) {
+            Job::Done(result) => return results.push_back((i, result)),
+            Job::Run(work) => work,
+        };
         began[i] = Some(Instant::now());
-        let mut work = Box::pin(job(i));
+        let mut work = Box::pin(work);
         match work
             .as_mut()
             .poll(&mut task::Context::from_waker(Waker::noop()))

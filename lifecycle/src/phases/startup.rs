@@ -4,7 +4,7 @@
 
 use crate::component::deps::DepStore;
 use crate::context::Context;
-use crate::graph::walk::{guarded, walk, Order};
+use crate::graph::walk::{guarded, walk, Job, Order};
 use crate::obligation::Obligations;
 use crate::phase::Phase;
 use crate::report::reason::ShutdownReason;
@@ -36,7 +36,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
         &everyone,
         Order::DependenciesFirst,
         Some(&run.trigger.begun),
-        |i| start_one(run, i, inits.clone()),
+        |i| Job::Run(start_one(run, i, inits.clone())),
         |i, records: Vec<Record>| {
             let ok = records.iter().all(|r| r.outcome.is_completed());
             report.startup.extend(records);

@@ -2,12 +2,14 @@
 //! deadline: what the shutdown sequence and a restart both run.
 
 use crate::context::{Context, Node};
-use crate::graph::walk::{guarded, walk, Order, Stopped};
+use crate::graph::walk::{guarded, walk, Job, Order, Stopped};
 use crate::phase::Phase;
 use crate::phases::progress::drain_with_progress;
 use crate::report::{Outcome, Record};
 use crate::run::Run;
 use crate::testing;
+use std::future::Future;
+use std::time::Duration;
 use tokio::time::Instant;
 use tracing::Instrument;
 
@@ -39,13 +41,39 @@ pub(crate) async fn run_phase(
 
 /// One component's hook for one shutdown phase. Its deadline counts from the
 /// start of the phase, so a phase never outlasts its longest deadline.
+///
+/// A hook the component did not write (and no fault stands in for) is done
+/// here and now: no span, context, deadline timer, task or log event, only its
+/// record. Most hooks are those defaults, so this is most of an idle shutdown.
 fn hook(
     run: &Run,
     i: usize,
     phase: Phase,
     phase_began: Instant,
     shutdown_began: Instant,
-) -> impl std::future::Future<Output = Record> + Send + 'static {
+) -> Job<Record, impl Future<Output = Record> + Send + 'static> {
+    let fault = testing::find(&run.faults[i], phase);
+    let written = fault.is_some() || run.slots[i].writes(phase);
+    let node = &run.nodes[i];
+    // A drain with work in flight or tasks running is news, hook or not; one
+    // whose gate is still open waits for it to close, as a written hook's does.
+    let busy = phase == Phase::Drain && (node.gate.in_flight() > 0 || node.tasks.running() > 0);
+    let waits = phase == Phase::Drain && !node.gate.is_closed();
+    if !written && !busy && !waits {
+        if phase == Phase::StopIntake {
+            node.gate.close();
+        }
+        let began_step = run.steps.begin(i);
+        return Job::Done(Record {
+            component: node.name,
+            phase,
+            outcome: Outcome::Completed,
+            began: Instant::now().saturating_duration_since(shutdown_began),
+            duration: Duration::ZERO,
+            idle: true,
+            steps: (began_step, run.steps.tick()),
+        });
+    }
     let limit = run.graph.nodes[i].deadline(phase, &run.deadlines);
     let deadline = phase_began + limit;
     let node = run.nodes[i].clone();
@@ -60,14 +88,10 @@ fn hook(
         duration = tracing::field::Empty,
     );
     let record_span = span.clone();
-    let fault = testing::find(&run.faults[i], phase);
-    let written = fault.is_some() || hooks.as_ref().is_some_and(|hooks| hooks.writes(phase));
     let steps = run.steps.clone();
-    async move {
+    Job::Run(async move {
         let began_step = steps.begin(i);
         let began = Instant::now();
-        // A drain with work in flight or tasks running is news, hook or not.
-        let busy = phase == Phase::Drain && (node.gate.in_flight() > 0 || node.tasks.running() > 0);
         let cx = Context::new(node.clone(), phase, Some(deadline));
         let run_hook = testing::inject(fault, node.name, phase, async {
             match &hooks {
@@ -115,7 +139,7 @@ fn hook(
         }
         record
     }
-    .instrument(span)
+    .instrument(span))
 }
 
 /// What a drain deadline cut off: in-flight work left in the gate, and

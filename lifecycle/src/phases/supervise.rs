@@ -4,7 +4,7 @@
 
 use crate::context::watch::Failure;
 
-use crate::graph::walk::{walk, Order};
+use crate::graph::walk::{walk, Job, Order};
 use crate::phase::Phase;
 use crate::phases::startup::{start_one, Progress};
 use crate::phases::stop::run_phase;
@@ -261,7 +261,7 @@ async fn restart(
         &members,
         Order::DependenciesFirst,
         Some(&run.trigger.begun),
-        |j| start_one(run, j, inits.clone()),
+        |j| Job::Run(start_one(run, j, inits.clone())),
         |j, start_records: Vec<Record>| {
             let ok = start_records.iter().all(|r| r.outcome.is_completed());
             if !ok && failed.is_none() {

@@ -135,7 +135,5 @@ impl Run {
 
 /// Whether component `i` wrote its hook for `phase` (`false` if never built).
 pub(crate) fn writes(run: &Run, i: usize, phase: Phase) -> bool {
-    run.slots[i]
-        .get()
-        .is_some_and(|instance| instance.hooks.writes(phase))
+    run.slots[i].writes(phase)
 }
