@@ -159,12 +159,22 @@ pub struct Timeouts {
 impl Timeouts {
     /// The override for `phase` (`init` shares `start`'s).
     pub fn get(&self, phase: Phase) -> Option<Duration> {
-        match phase {
-            Phase::Init | Phase::Start => self.start,
-            Phase::StopIntake => self.stop_intake,
-            Phase::Drain => self.drain,
-            Phase::Teardown => self.teardown,
-        }
+        let mut copy = *self;
+        *copy.fields()[phase.deadline_index()]
+    }
+
+    pub(crate) fn set(&mut self, phase: Phase, value: Option<Duration>) {
+        *self.fields()[phase.deadline_index()] = value;
+    }
+
+    /// The fields in [`Phase::deadline_index`] order.
+    fn fields(&mut self) -> [&mut Option<Duration>; 4] {
+        [
+            &mut self.start,
+            &mut self.stop_intake,
+            &mut self.drain,
+            &mut self.teardown,
+        ]
     }
 }
 
