@@ -54,9 +54,7 @@ impl Source for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         // A value that is not UTF-8 is kept (lossily) so that parsing it fails
         // with the variable's name rather than being silently ignored.
-        std::env::var_os(name)
-            .map(|v| v.to_string_lossy().into_owned())
-            .filter(|v| !v.trim().is_empty())
+        crate::config::var(name).unwrap_or_else(|error| Some(error.value))
     }
 
     fn names(&self) -> Vec<String> {
@@ -103,7 +101,7 @@ impl EnvSettings {
         };
         for (phase, stem) in DEADLINES {
             let value = duration(source, &format!("{PREFIX}{stem}"))?;
-            set(&mut settings.deadlines, phase, value);
+            settings.deadlines.set(phase, value);
         }
         if let Some(format) = source.get(PRINT_GRAPH) {
             let format = format.parse().map_err(|error| match error {
@@ -124,7 +122,7 @@ pub(crate) fn component_timeouts(
     let mut timeouts = Timeouts::default();
     for (phase, stem) in DEADLINES {
         let value = duration(source, &component_setting(component, stem))?;
-        set(&mut timeouts, phase, value);
+        timeouts.set(phase, value);
     }
     Ok(timeouts)
 }
@@ -171,15 +169,6 @@ pub(crate) fn unknown_deadline_settings<'a>(
         .collect();
     unknown.sort();
     unknown
-}
-
-fn set(timeouts: &mut Timeouts, phase: Phase, value: Option<Duration>) {
-    match phase {
-        Phase::Init | Phase::Start => timeouts.start = value,
-        Phase::StopIntake => timeouts.stop_intake = value,
-        Phase::Drain => timeouts.drain = value,
-        Phase::Teardown => timeouts.teardown = value,
-    }
 }
 
 fn config(setting: &str, reason: impl Into<String>) -> RunError {
