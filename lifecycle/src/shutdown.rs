@@ -165,15 +165,9 @@ async fn phase(
     let Err(stopped) = walked else { return false };
     let stopped_at = shutdown_began.elapsed();
     for (i, ran_for) in stopped.cancelled {
-        report.shutdown.push(Record {
-            component: run.graph.nodes[i].name(),
-            phase,
-            outcome: Outcome::Interrupted,
-            began: stopped_at.saturating_sub(ran_for),
-            duration: ran_for,
-            idle: !writes(run, i, phase),
-            steps: (run.steps.began(i), run.steps.tick()),
-        });
+        report
+            .shutdown
+            .push(run.interrupted(i, phase, stopped_at, ran_for));
     }
     for i in stopped.not_run {
         report.shutdown.push(skipped(run, i, phase, stopped_at));

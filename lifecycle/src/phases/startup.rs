@@ -9,7 +9,7 @@ use crate::obligation::Obligations;
 use crate::phase::Phase;
 use crate::report::reason::ShutdownReason;
 use crate::report::{HookError, Outcome, Record, Report};
-use crate::run::{writes, Run};
+use crate::run::Run;
 use crate::testing;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
@@ -68,15 +68,10 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
             report
                 .startup
                 .extend(init.filter(|_| phase == Phase::Start));
-            report.startup.push(Record {
-                component: run.graph.nodes[i].name(),
-                phase,
-                outcome: Outcome::Interrupted,
-                began: stopped_at.saturating_sub(ran_for),
-                duration: ran_for,
-                idle: phase == Phase::Start && !writes(run, i, phase),
-                steps: (run.steps.began(i), run.steps.tick()),
-            });
+            let mut record = run.interrupted(i, phase, stopped_at, ran_for);
+            // `init` always runs: never idle, built or not.
+            record.idle &= phase == Phase::Start;
+            report.startup.push(record);
         }
     }
     let built = run.slots.iter().map(|slot| slot.get().is_some()).collect();

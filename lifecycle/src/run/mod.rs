@@ -12,12 +12,14 @@ use crate::context::watch::Failure;
 use crate::context::Node;
 use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
+use crate::report::{Outcome, Record};
 use crate::restart::Restart;
 use crate::run::events::Events;
 use crate::run::slot::Slot;
 use crate::testing::FaultAt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -130,6 +132,28 @@ impl Run {
             }
         }
         self.policies = policies;
+    }
+}
+
+impl Run {
+    /// The record of component `i`'s `phase`, cut short at `stopped_at` (from
+    /// the start of the run or of shutdown) after running for `ran_for`.
+    pub(crate) fn interrupted(
+        &self,
+        i: usize,
+        phase: Phase,
+        stopped_at: Duration,
+        ran_for: Duration,
+    ) -> Record {
+        Record {
+            component: self.graph.nodes[i].name(),
+            phase,
+            outcome: Outcome::Interrupted,
+            began: stopped_at.saturating_sub(ran_for),
+            duration: ran_for,
+            idle: !writes(self, i, phase),
+            steps: (self.steps.began(i), self.steps.tick()),
+        }
     }
 }
 
