@@ -56,7 +56,7 @@ pub(crate) async fn run(
     let mut pid_file = None;
     if report.started {
         let checks = (0..run.graph.len())
-            .filter_map(|i| Some((run.graph.nodes[i].name(), run.slots[i].get()?)))
+            .filter_map(|i| Some((run.graph.nodes[i].name(), run.parts[i].slot.get()?)))
             .filter(|(_, instance)| instance.hooks.writes_ready())
             .map(|(name, instance)| (name, instance.check))
             .collect();
@@ -109,7 +109,7 @@ pub(crate) async fn run(
         &mut report,
     )
     .await;
-    for node in &run.nodes {
+    for node in run.parts.iter().map(|part| &part.shared) {
         node.gate.close();
     }
 
@@ -129,7 +129,7 @@ pub(crate) async fn run(
     // 7. The end: leftover tasks go, liveness ends, the report is logged.
     abort_tasks(&run);
     listeners.shutdown().await;
-    for node in &run.nodes {
+    for node in run.parts.iter().map(|part| &part.shared) {
         report.task_failures.extend(node.tasks.take_failures());
     }
     report.reason = trigger.reason().cloned();
@@ -200,7 +200,7 @@ fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record
 }
 
 fn abort_tasks(run: &Run) {
-    for node in &run.nodes {
+    for node in run.parts.iter().map(|part| &part.shared) {
         let aborted = node.tasks.abort_all();
         if !aborted.is_empty() {
             tracing::warn!(component = node.name, tasks = ?aborted, "aborted tracked tasks");

@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 /// keeps working after the hook returned.
 #[derive(Clone)]
 pub struct Context {
-    node: Arc<Node>,
+    node: Arc<Shared>,
     phase: Phase,
     deadline: Option<Instant>,
     /// The component's incarnation this context belongs to (a restart
@@ -35,8 +35,9 @@ pub struct Context {
     stopping: CancellationToken,
 }
 
-/// What belongs to one component for the whole run.
-pub(crate) struct Node {
+/// What every context of one component shares, for the whole run: its name,
+/// gate, tracked tasks, the trigger, its incarnations.
+pub(crate) struct Shared {
     pub(crate) name: &'static str,
     pub(crate) gate: Gate,
     pub(crate) tasks: Arc<Tasks>,
@@ -45,9 +46,9 @@ pub(crate) struct Node {
     pub(crate) watch: Arc<Watch>,
 }
 
-impl Node {
+impl Shared {
     pub(crate) fn new(name: &'static str, trigger: Arc<Trigger>) -> Self {
-        Node {
+        Shared {
             name,
             gate: Gate::new(),
             tasks: Arc::default(),
@@ -58,7 +59,7 @@ impl Node {
 }
 
 impl Context {
-    pub(crate) fn new(node: Arc<Node>, phase: Phase, deadline: Option<Instant>) -> Self {
+    pub(crate) fn new(node: Arc<Shared>, phase: Phase, deadline: Option<Instant>) -> Self {
         let (generation, stopping) = node.watch.current();
         Context {
             node,

@@ -56,7 +56,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
         // Cut short by a failure elsewhere or a shutdown request.
         let stopped_at = run.started_at.elapsed();
         for (i, ran_for) in stopped.cancelled {
-            let phase = if run.slots[i].get().is_some() {
+            let phase = if run.parts[i].slot.get().is_some() {
                 Phase::Start
             } else {
                 Phase::Init
@@ -74,7 +74,11 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
             report.startup.push(record);
         }
     }
-    let built = run.slots.iter().map(|slot| slot.get().is_some()).collect();
+    let built = run
+        .parts
+        .iter()
+        .map(|part| part.slot.get().is_some())
+        .collect();
     report.started = started.iter().all(|&s| s);
     Progress { started, built }
 }
@@ -89,14 +93,14 @@ pub(crate) fn start_one(
     let node = &run.graph.nodes[i];
     let registration = node.registration;
     let limit = node.deadline(Phase::Start, &run.deadlines);
-    let shared = run.nodes[i].clone();
-    let slots = run.slots.clone();
+    let shared = run.parts[i].shared.clone();
+    let parts = run.parts.clone();
     let replacement = run.replacements[i].clone();
     let faults = run.faults[i].clone();
     let steps = run.steps.clone();
     let mut store = DepStore::new(run.supplies.clone());
     for &d in &node.dependencies {
-        if let Some(instance) = run.slots[d].get() {
+        if let Some(instance) = run.parts[d].slot.get() {
             store.push(
                 (run.graph.nodes[d].registration.type_id)(),
                 instance.any.clone(),
@@ -152,7 +156,7 @@ pub(crate) fn start_one(
         let hooks = instance.hooks.clone();
         // Stored before `start` runs: if `start` is cut short, the value still
         // gets its teardown.
-        slots[i].set(instance);
+        parts[i].slot.set(instance);
 
         let began_step = steps.begin(i);
         let began_start = Instant::now();

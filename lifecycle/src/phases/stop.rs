@@ -1,7 +1,7 @@
 //! One shutdown phase's hooks over a set of components, each under its
 //! deadline: what the shutdown sequence and a restart both run.
 
-use crate::context::{Context, Node};
+use crate::context::{Context, Shared};
 use crate::graph::walk::{guarded, walk, Job, Order, Stopped};
 use crate::phase::Phase;
 use crate::phases::progress::drain_with_progress;
@@ -53,8 +53,8 @@ fn hook(
     shutdown_began: Instant,
 ) -> Job<Record, impl Future<Output = Record> + Send + 'static> {
     let fault = testing::find(&run.faults[i], phase);
-    let written = fault.is_some() || run.slots[i].writes(phase);
-    let node = &run.nodes[i];
+    let written = fault.is_some() || run.parts[i].slot.writes(phase);
+    let node = &run.parts[i].shared;
     // A drain with work in flight or tasks running is news, hook or not; one
     // whose gate is still open waits for it to close, as a written hook's does.
     let busy = phase == Phase::Drain && (node.gate.in_flight() > 0 || node.tasks.running() > 0);
@@ -76,8 +76,11 @@ fn hook(
     }
     let limit = run.graph.nodes[i].deadline(phase, &run.deadlines);
     let deadline = phase_began + limit;
-    let node = run.nodes[i].clone();
-    let hooks = run.slots[i].get().map(|instance| instance.hooks.clone());
+    let node = run.parts[i].shared.clone();
+    let hooks = run.parts[i]
+        .slot
+        .get()
+        .map(|instance| instance.hooks.clone());
     let span = tracing::info_span!(
         "phase",
         component = node.name,
@@ -144,7 +147,7 @@ fn hook(
 
 /// What a drain deadline cut off: in-flight work left in the gate, and
 /// tracked tasks (which are aborted here).
-fn cut_off(node: &Node) -> Option<String> {
+fn cut_off(node: &Shared) -> Option<String> {
     let in_flight = node.gate.in_flight();
     let aborted = node.tasks.abort_all();
     let mut parts = Vec::new();

@@ -59,7 +59,7 @@ pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut R
         else {
             continue;
         };
-        if run.nodes[i].watch.current().0 != failure.generation {
+        if run.parts[i].shared.watch.current().0 != failure.generation {
             continue;
         }
         if !handle(
@@ -194,7 +194,7 @@ async fn restart(
             format!("restarting with {name}")
         };
         health.set_down(run.graph.nodes[j].name(), why);
-        run.nodes[j].watch.stop();
+        run.parts[j].shared.watch.stop();
     }
 
     // Dependents first, each phase under its deadlines, as a shutdown does.
@@ -218,12 +218,12 @@ async fn restart(
         .await;
     }
     for j in (0..run.graph.len()).filter(|&j| subgraph[j]) {
-        let node = &run.nodes[j];
+        let node = &run.parts[j].shared;
         let aborted = node.tasks.abort_all();
         if !aborted.is_empty() {
             tracing::warn!(component = node.name, tasks = ?aborted, "aborted tracked tasks for a restart");
         }
-        run.slots[j].clear();
+        run.parts[j].slot.clear();
         health.replace_check(node.name, None);
         node.gate.reopen();
         node.watch.renew();
@@ -279,11 +279,11 @@ async fn restart(
     )
     .await;
     for (j, &member) in members.iter().enumerate() {
-        progress.built[j] = run.slots[j].get().is_some();
+        progress.built[j] = run.parts[j].slot.get().is_some();
         if member && progress.started[j] {
             let node = run.graph.nodes[j].name();
             restarted.subgraph.push(node);
-            let instance = run.slots[j].get().filter(|i| i.hooks.writes_ready());
+            let instance = run.parts[j].slot.get().filter(|i| i.hooks.writes_ready());
             health.replace_check(node, instance.map(|i| i.check));
             health.set_up(node);
         }
@@ -294,7 +294,7 @@ async fn restart(
         health.set_down(node, format!("start failed: {why}"));
         pending.push_back(Failure {
             component: node,
-            generation: run.nodes[j].watch.current().0,
+            generation: run.parts[j].shared.watch.current().0,
             cause: Cause::StartFailed(why),
             at: Instant::now(),
             down_since: failure.down_since,
@@ -377,7 +377,7 @@ impl NotReady {
                 let Some(limit) = limit else {
                     continue;
                 };
-                let Some(instance) = run.slots[i].get().filter(|_| started[i]) else {
+                let Some(instance) = run.parts[i].slot.get().filter(|_| started[i]) else {
                     self.since[i] = None;
                     continue;
                 };
@@ -399,7 +399,7 @@ impl NotReady {
                     let now = Instant::now();
                     return Failure {
                         component: run.graph.nodes[i].name(),
-                        generation: run.nodes[i].watch.current().0,
+                        generation: run.parts[i].shared.watch.current().0,
                         cause: Cause::NotReady(error),
                         at: now,
                         down_since: now,

@@ -9,7 +9,7 @@ use crate::component::supply::Supplies;
 use crate::component::Instance;
 use crate::context::trigger::Trigger;
 use crate::context::watch::Failure;
-use crate::context::Node;
+use crate::context::Shared;
 use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
 use crate::report::{Outcome, Record};
@@ -28,10 +28,9 @@ pub(crate) struct Run {
     pub(crate) graph: Graph,
     pub(crate) deadlines: Deadlines,
     pub(crate) trigger: Arc<Trigger>,
-    /// Per component: name, gate, tracked tasks.
-    pub(crate) nodes: Vec<Arc<Node>>,
-    /// Per component: the built value, once `init` succeeded.
-    pub(crate) slots: Arc<[Slot]>,
+    /// Per component, by graph index: what its contexts share and its built
+    /// value (its place in the graph is `graph.nodes`, same index).
+    pub(crate) parts: Arc<[Part]>,
     /// When the run began: start-up records count from here.
     pub(crate) started_at: Instant,
     /// Who hears of the milestones (systemd).
@@ -51,6 +50,14 @@ pub(crate) struct Run {
     pub(crate) faults: Vec<Vec<FaultAt>>,
     /// Orders the records: when each hook began and ended.
     pub(crate) steps: Arc<Steps>,
+}
+
+/// One component of a run.
+pub(crate) struct Part {
+    /// Name, gate, tracked tasks, incarnations: what its contexts share.
+    pub(crate) shared: Arc<Shared>,
+    /// The built value, once `init` succeeded.
+    pub(crate) slot: Slot,
 }
 
 /// A logical clock for the records: every hook that begins or ends takes the
@@ -96,20 +103,21 @@ impl Run {
         trigger: Arc<Trigger>,
         events: Events,
     ) -> Run {
-        let nodes = graph
+        let parts = graph
             .nodes
             .iter()
-            .map(|n| Arc::new(Node::new(n.name(), trigger.clone())))
+            .map(|n| Part {
+                shared: Arc::new(Shared::new(n.name(), trigger.clone())),
+                slot: Slot::default(),
+            })
             .collect();
-        let slots = (0..graph.len()).map(|_| Slot::default()).collect();
         let graph_len = graph.len();
         let (failures_sender, failures) = mpsc::unbounded_channel();
         Run {
             graph,
             deadlines,
             trigger,
-            nodes,
-            slots,
+            parts,
             started_at: Instant::now(),
             events,
             supplies: Arc::default(),
@@ -126,9 +134,9 @@ impl Run {
     /// Gives the components their restart policies (by graph index): the
     /// failures of those that restart go to the supervisor from now on.
     pub(crate) fn set_policies(&mut self, policies: Vec<Restart>) {
-        for (node, policy) in self.nodes.iter().zip(&policies) {
+        for (part, policy) in self.parts.iter().zip(&policies) {
             if policy.restarts() {
-                node.watch.arm(self.failures_sender.clone());
+                part.shared.watch.arm(self.failures_sender.clone());
             }
         }
         self.policies = policies;
@@ -159,5 +167,5 @@ impl Run {
 
 /// Whether component `i` wrote its hook for `phase` (`false` if never built).
 pub(crate) fn writes(run: &Run, i: usize, phase: Phase) -> bool {
-    run.slots[i].writes(phase)
+    run.parts[i].slot.writes(phase)
 }
