@@ -27,6 +27,24 @@ fn publish(key: &'static str, addr: SocketAddr) {
         .insert(key, addr);
 }
 
+/// The hooks of a test component that is its `server`: start it and publish
+/// its address under `key`, stop intake, drain.
+macro_rules! serve_hooks {
+    ($key:expr) => {
+        async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+            self.server.start(cx).await?;
+            publish($key, self.server.local_addr().expect("started"));
+            Ok(())
+        }
+        async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
+            self.server.stop_intake(cx).await
+        }
+        async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
+            self.server.drain(cx).await
+        }
+    };
+}
+
 async fn addr_of(key: &'static str) -> SocketAddr {
     for _ in 0..500 {
         if let Some(addr) = ADDRS
@@ -88,17 +106,7 @@ macro_rules! api {
             async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
                 Ok($name { server: $server })
             }
-            async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-                self.server.start(cx).await?;
-                publish($key, self.server.local_addr().expect("started"));
-                Ok(())
-            }
-            async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-                self.server.stop_intake(cx).await
-            }
-            async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-                self.server.drain(cx).await
-            }
+            serve_hooks!($key);
         }
     };
 }
@@ -522,17 +530,7 @@ impl Service for H2Api {
             server: Server::new(router).bind(local()),
         })
     }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        publish("h2", self.server.local_addr().expect("started"));
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
+    serve_hooks!("h2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -629,17 +627,7 @@ impl Service for EventsApi {
             server: Server::new(router).bind(local()),
         })
     }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        publish("events", self.server.local_addr().expect("started"));
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
+    serve_hooks!("events");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -707,17 +695,7 @@ impl Service for ExportApi {
             server: Server::new(router).bind(local()),
         })
     }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        publish("export", self.server.local_addr().expect("started"));
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
+    serve_hooks!("export");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

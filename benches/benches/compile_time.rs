@@ -107,7 +107,7 @@ fn workspace(repo: &Path) -> PathBuf {
             String::new()
         } else {
             format!(
-                "lifecycle = {{ path = {:?} }}\n",
+                "lifecycle = {{ path = {:?}, package = \"service-lifecycle\" }}\n",
                 lifecycle.display().to_string()
             )
         };
@@ -145,7 +145,10 @@ fn timed_build(root: &Path, name: &str, release: bool) -> Duration {
     let profile: &[&str] = if release { &["--release"] } else { &[] };
     loop {
         // Dependencies up to date first (others may be editing `lifecycle`).
-        cargo(root, &[&["build", "-p", "lifecycle"][..], profile].concat());
+        cargo(
+            root,
+            &[&["build", "-p", "service-lifecycle"][..], profile].concat(),
+        );
         let lib = root.join(name).join("src/lib.rs");
         let text = std::fs::read(&lib).expect("read");
         std::fs::write(&lib, text).expect("touch");

@@ -8,7 +8,7 @@
 
 use lifecycle::{Component, Context, Deps, Lifecycle, Service};
 use lifecycle_benches::{
-    invoked_as_bench, ratio, repeats, runtime, secs, wait_until, Samples, Table,
+    invoked_as_bench, ratio, repeats, runtime, secs, tracker_main, wait_until, Samples, Table,
 };
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -137,14 +137,7 @@ fn hand_rolled(rt: &Runtime, n: usize) -> Duration {
     for _ in 0..n {
         tracker.spawn(tokio::time::sleep_until(at));
     }
-    let main = {
-        let token = token.clone();
-        rt.spawn(async move {
-            token.cancelled().await;
-            tracker.close();
-            tracker.wait().await;
-        })
-    };
+    let main = tracker_main(rt, &token, tracker);
     sleep_until(trigger);
     token.cancel();
     rt.block_on(main).expect("main task");

@@ -16,7 +16,8 @@
 use lifecycle::Lifecycle;
 use lifecycle_benches::families::FAMILIES;
 use lifecycle_benches::{
-    invoked_as_bench, ratio, repeats, runtime, secs_spread, tgs_idle, wait_until, Samples, Table,
+    invoked_as_bench, ratio, repeats, runtime, secs_spread, tgs_idle, tracker_idle, wait_until,
+    Samples, Table,
 };
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, AtomicUsize, Ordering};
@@ -24,7 +25,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 /// The system allocator, counting the bytes it holds.
 struct Counting;
@@ -142,21 +142,10 @@ fn tgs(rt: &Runtime, n: usize) -> (Duration, isize) {
 /// TaskTracker: time until N idle tasks run, and heap held then.
 fn hand_rolled(rt: &Runtime, n: usize) -> (Duration, isize) {
     let token = CancellationToken::new();
-    let tracker = TaskTracker::new();
     let up = Arc::new(AtomicUsize::new(0));
     let before = held();
     let began = Instant::now();
-    {
-        let _enter = rt.enter();
-        for _ in 0..n {
-            let token = token.clone();
-            let up = up.clone();
-            tracker.spawn(async move {
-                up.fetch_add(1, Ordering::Release);
-                token.cancelled().await;
-            });
-        }
-    }
+    let tracker = tracker_idle(rt, n, &token, &up);
     let ready = wait_until(LIMIT, || up.load(Ordering::Acquire) == n);
     std::thread::sleep(SETTLE);
     let bytes = held() - before;

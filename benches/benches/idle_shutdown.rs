@@ -8,8 +8,8 @@
 use lifecycle::{Lifecycle, Phase};
 use lifecycle_benches::families::FAMILIES;
 use lifecycle_benches::{
-    invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, tgs_idle, wait_until, Samples,
-    Table,
+    invoked_as_bench, ratio, repeats, runtime, secs, secs_spread, tgs_idle, tracker_idle,
+    tracker_main, wait_until, Samples, Table,
 };
 use std::convert::Infallible;
 use std::future::Future as _;
@@ -18,7 +18,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::runtime::Runtime;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 
 const READY_LIMIT: Duration = Duration::from_secs(60);
 /// Left between "everything is up" and the trigger, so start-up work is over.
@@ -85,25 +84,9 @@ fn tgs(rt: &Runtime, n: usize) -> Duration {
 /// the "main" task waits for the token, closes the tracker and waits for it.
 fn hand_rolled(rt: &Runtime, n: usize) -> Duration {
     let token = CancellationToken::new();
-    let tracker = TaskTracker::new();
     let up = Arc::new(AtomicUsize::new(0));
-    let _enter = rt.enter();
-    for _ in 0..n {
-        let token = token.clone();
-        let up = up.clone();
-        tracker.spawn(async move {
-            up.fetch_add(1, Ordering::Release);
-            token.cancelled().await;
-        });
-    }
-    let main = {
-        let token = token.clone();
-        rt.spawn(async move {
-            token.cancelled().await;
-            tracker.close();
-            tracker.wait().await;
-        })
-    };
+    let tracker = tracker_idle(rt, n, &token, &up);
+    let main = tracker_main(rt, &token, tracker);
     wait_until(READY_LIMIT, || up.load(Ordering::Acquire) == n);
     std::thread::sleep(SETTLE);
     let began = Instant::now();

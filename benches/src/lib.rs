@@ -237,6 +237,42 @@ pub fn machine() -> String {
 /// tokio-graceful-shutdown's default error type.
 pub type TgsError = Box<dyn std::error::Error + Send + Sync>;
 
+/// The hand-rolled peer: `n` tasks on a `TaskTracker` that each count
+/// themselves in `up` once running, then wait for `token`.
+pub fn tracker_idle(
+    rt: &tokio::runtime::Runtime,
+    n: usize,
+    token: &tokio_util::sync::CancellationToken,
+    up: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> tokio_util::task::TaskTracker {
+    let tracker = tokio_util::task::TaskTracker::new();
+    let _enter = rt.enter();
+    for _ in 0..n {
+        let token = token.clone();
+        let up = up.clone();
+        tracker.spawn(async move {
+            up.fetch_add(1, std::sync::atomic::Ordering::Release);
+            token.cancelled().await;
+        });
+    }
+    tracker
+}
+
+/// The hand-rolled peer's main task: waits for `token`, closes `tracker` and
+/// waits for its tasks.
+pub fn tracker_main(
+    rt: &tokio::runtime::Runtime,
+    token: &tokio_util::sync::CancellationToken,
+    tracker: tokio_util::task::TaskTracker,
+) -> tokio::task::JoinHandle<()> {
+    let token = token.clone();
+    rt.spawn(async move {
+        token.cancelled().await;
+        tracker.close();
+        tracker.wait().await;
+    })
+}
+
 /// tokio-graceful-shutdown with `n` subsystems that each count themselves in
 /// `up` once running, then wait for the shutdown request. The returned task
 /// handles shutdown requests; cancelling `token` begins the shutdown.

@@ -90,8 +90,8 @@
 //! }
 //! ```
 
+use crate::context::gate::{Gate, OwnedGuard};
 use crate::context::Context;
-use crate::gate::{Gate, OwnedGuard};
 use futures_util::StreamExt;
 use lapin::options::{
     BasicAckOptions, BasicCancelOptions, BasicConsumeOptions, BasicNackOptions,
@@ -249,9 +249,13 @@ pub async fn connect(url: &str, name: &str) -> crate::Result<Connection> {
     Ok(Connection::connect(url, properties).await?)
 }
 
-/// The value of environment variable `var`, or `default` when it is unset.
+/// The value of environment variable `var`, or `default` when it is unset
+/// (or blank, or not UTF-8).
 fn env_or(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.to_owned())
+    crate::config::var(var)
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| default.to_owned())
 }
 
 /// Declares a durable queue (idempotent while its arguments match).

@@ -1,21 +1,24 @@
 //! [`Lifecycle`]: the entry point, and its [`Builder`].
 
-use crate::budget::{Budget, DEFAULT_GRACE_PERIOD};
+use crate::component::supply::Supplies;
 use crate::component::{Component, Instance};
-use crate::error::{Result, RunError};
+use crate::context::health::Health;
+use crate::context::trigger::{ShutdownHandle, Trigger};
+use crate::error::Result;
+use crate::graph::budget::{Budget, DEFAULT_GRACE_PERIOD};
+use crate::graph::picture::Picture;
 use crate::graph::Graph;
-use crate::health::Health;
 use crate::phase::{Deadlines, Phase};
-use crate::picture::{GraphFormat, Picture};
+use crate::report::run_error::RunError;
 use crate::report::Report;
 use crate::restart::Restart;
+use crate::run::events::Events;
+use crate::run::signal::Signals;
+use crate::run::Run;
 use crate::running::Running;
-use crate::settings::{self, EnvSettings, NoEnv, ProcessEnv, Source};
-use crate::shutdown::{self, Run};
-use crate::signal::Signals;
-use crate::supply::Supplies;
+use crate::settings::{self, EnvSettings, GraphFormat, NoEnv, ProcessEnv, Source};
+use crate::shutdown::{self};
 use crate::testing::FaultAt;
-use crate::trigger::{ShutdownHandle, Trigger};
 use futures_util::future::BoxFuture;
 use std::any::TypeId;
 use std::future::Future;
@@ -533,7 +536,17 @@ impl Builder {
         } else {
             None
         };
-        let mut run = Run::new(resolved.graph, resolved.deadlines, self.trigger);
+        // The new copy of an in-place upgrade stays quiet until it took over.
+        #[cfg(all(unix, feature = "upgrade"))]
+        let quiet = crate::upgrade::is_successor();
+        #[cfg(not(all(unix, feature = "upgrade")))]
+        let quiet = false;
+        let mut run = Run::new(
+            resolved.graph,
+            resolved.deadlines,
+            self.trigger,
+            Events::new(quiet),
+        );
         run.supplies = Arc::new(self.supplies);
         run.replacements = resolved.replacements;
         run.set_policies(resolved.policies);

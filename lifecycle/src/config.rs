@@ -67,12 +67,22 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    match std::env::var(var) {
+    match self::var(var)? {
+        Some(value) => parse(var, &value).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Environment variable `name` as text; `None` when it is unset or blank.
+/// The one place that reads the process environment: [`env`], the runtime's
+/// own settings and the integrations' addresses and URLs all come through it.
+pub(crate) fn var(name: &str) -> Result<Option<String>, ConfigError> {
+    match std::env::var(name) {
         Ok(value) if value.trim().is_empty() => Ok(None),
-        Ok(value) => parse(var, &value).map(Some),
+        Ok(value) => Ok(Some(value)),
         Err(std::env::VarError::NotPresent) => Ok(None),
         Err(std::env::VarError::NotUnicode(value)) => Err(ConfigError::new(
-            var,
+            name,
             value.to_string_lossy(),
             "not valid UTF-8",
         )),

@@ -1,7 +1,6 @@
 //! Errors: [`Error`], the one type `init`, the hooks and readiness checks
 //! return, and [`RunError`], why a run did not end cleanly.
 
-use crate::report::{Report, ShutdownReason};
 use std::error::Error as StdError;
 use std::fmt;
 
@@ -46,9 +45,9 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 /// [`into_std`](Error::into_std) and [`as_std`](Error::as_std) give the standard
 /// error it holds. For a `main` that returns `anyhow::Result<()>`, see
 /// [`Lifecycle::try_run`](crate::Lifecycle::try_run): its failure, a
-/// [`RunError`], implements `std::error::Error`.
+/// [`RunError`](crate::RunError), implements `std::error::Error`.
 pub struct Error {
-    inner: BoxError,
+    pub(crate) inner: BoxError,
 }
 
 impl Error {
@@ -57,16 +56,6 @@ impl Error {
         Error {
             inner: Box::new(Message(message.to_string())),
         }
-    }
-
-    /// The runtime's typed failure, when this error is one.
-    pub fn run_error(&self) -> Option<&RunError> {
-        self.inner.downcast_ref()
-    }
-
-    /// The shutdown report, when this error comes from a run that got going.
-    pub fn report(&self) -> Option<&Report> {
-        self.run_error().and_then(RunError::report)
     }
 
     /// The first error in the [`chain`](Error::chain) that is an `E`: the
@@ -140,81 +129,3 @@ impl fmt::Display for Message {
 }
 
 impl StdError for Message {}
-
-/// Why a run did not end cleanly. Its message names every component and
-/// phase that failed; [`report`](RunError::report) has the rest.
-///
-/// It implements `std::error::Error`, so `?` passes it to an
-/// `anyhow::Result` or a `Box<dyn Error>`: see
-/// [`Lifecycle::try_run`](crate::Lifecycle::try_run).
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum RunError {
-    /// A component failed to build or start (or missed its start deadline);
-    /// what had started was shut down.
-    #[error("start-up failed: {}", .report.failures())]
-    Startup {
-        /// The component whose `init` or `start` failed.
-        component: &'static str,
-        /// What happened, start-up and shutdown.
-        report: Box<Report>,
-    },
-    /// Shutdown was requested before every component had started.
-    #[error("start-up interrupted: {reason}{}", failures_suffix(.report))]
-    Interrupted {
-        /// What asked for the shutdown.
-        reason: ShutdownReason,
-        /// What happened, start-up and shutdown.
-        report: Box<Report>,
-    },
-    /// Everything started, but the shutdown was not clean: a hook failed,
-    /// panicked or missed its deadline, a task failed, or work was cut off.
-    #[error("shutdown was not clean: {}", .report.failures())]
-    Shutdown {
-        /// What happened, start-up and shutdown.
-        report: Box<Report>,
-    },
-    /// The configuration cannot work; nothing was started.
-    #[error("invalid configuration: `{setting}`: {reason}")]
-    Config {
-        /// The setting at fault.
-        setting: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-    /// The components linked into this binary do not form a usable graph.
-    #[error("component graph: {0}")]
-    Graph(String),
-    /// No component is linked into this binary, so there is nothing to run.
-    #[error(
-        "no component is registered in this binary, so there is nothing to run. \
-         Components declared in a library crate are dropped by the linker when the \
-         binary never names that crate: add `use my_app as _;` (your library's name) \
-         to the binary's main.rs, or name one of its items"
-    )]
-    NoComponents,
-    /// The OS signal handlers could not be installed; nothing was started.
-    #[error("cannot install signal handlers: {0}")]
-    Signals(#[source] std::io::Error),
-}
-
-impl RunError {
-    /// The report, for the kinds that ran something.
-    pub fn report(&self) -> Option<&Report> {
-        match self {
-            RunError::Startup { report, .. }
-            | RunError::Interrupted { report, .. }
-            | RunError::Shutdown { report } => Some(report),
-            _ => None,
-        }
-    }
-}
-
-fn failures_suffix(report: &Report) -> String {
-    let failures = report.failures().to_string();
-    if failures.is_empty() {
-        String::new()
-    } else {
-        format!("; {failures}")
-    }
-}

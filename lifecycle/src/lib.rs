@@ -249,89 +249,109 @@
 #![warn(rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-#[cfg(feature = "amqp")]
-#[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
-pub mod amqp;
-mod budget;
-mod builder;
-mod component;
-pub mod config;
-mod context;
-mod cycle;
-mod deps;
+// The modules, bottom up: each group names only the groups above it (the
+// cycle check in `tests/modules.rs` keeps it so). A folder is one module to
+// the rest of the crate.
+
+// The vocabulary: errors, phases, durations as people write them, JSON,
+// panic payloads, the restart policy and a failure's cause, test faults.
+mod duration;
 mod error;
-mod events;
-mod gate;
-mod graph;
-mod health;
-#[cfg(feature = "http")]
-#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
-pub mod http;
 mod json;
-mod obligation;
+mod panic;
 mod phase;
-mod picture;
-mod pid_file;
-#[cfg(feature = "postgres")]
-#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
-pub mod postgres;
-mod progress;
-mod report;
 mod restart;
-mod running;
-mod settings;
-mod shutdown;
-mod signal;
-mod slot;
-mod startup;
-mod supervise;
-mod supply;
-#[cfg(feature = "systemd")]
-mod systemd;
-mod tasks;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 #[cfg(not(feature = "testing"))]
 #[allow(dead_code, unreachable_pub)] // the runtime's side of the faults, never given one
 mod testing;
-mod trigger;
+
+// What a run did: records, outcomes, why it stopped, its renderings, and the
+// run's error that carries it.
+mod report;
+
+// What a component holds while it runs: its context, gate, tracked tasks,
+// health, the shutdown trigger and the way its failures reach the supervisor.
+mod context;
+
+// What users write: the component traits the derive implements, their
+// dependencies and supplied values; and the report asked by component type.
+mod component;
+mod report_by_type;
+
+// Settings: the builder's and the environment's (the runtime's own), and
+// `config` for the users' own settings.
+pub mod config;
+mod settings;
+
+// The graph of components: its order, deadlines and budget, walks along it,
+// and its pictures.
+mod graph;
+
+// The integrations with the platform and with other crates.
+#[cfg(feature = "amqp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "amqp")))]
+pub mod amqp;
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+mod obligation;
+mod pid_file;
+#[cfg(feature = "postgres")]
+#[cfg_attr(docsrs, doc(cfg(feature = "postgres")))]
+pub mod postgres;
+#[cfg(feature = "systemd")]
+mod systemd;
+
+// What a run is: the graph and each component's state, the signals that stop
+// it and the events it tells the service manager.
+mod run;
 #[cfg(all(unix, feature = "upgrade"))]
 mod upgrade;
-mod walk;
 
-pub use budget::{Budget, DEFAULT_GRACE_PERIOD};
+// The phases (start-up, running, the shutdown phases' hooks), then the whole
+// sequence in one place: `shutdown`.
+mod phases;
+mod shutdown;
+
+// The entry points: the builder, and a started application.
+mod builder;
+mod running;
+
 pub use builder::{Builder, Lifecycle};
 pub use component::{Component, DependsOn, Service, Timeouts};
 pub use config::ConfigError;
+pub use graph::budget::{Budget, DEFAULT_GRACE_PERIOD};
 // Here as well as in `__private`, so that rustc's messages name it
 // `ComponentGraph`, not by its `__private` path.
+pub use component::deps::{Dep, Deps};
+pub use component::supply::NotSupplied;
 #[doc(hidden)]
 pub use component::ComponentGraph;
+pub use context::gate::{Gate, Guard, OwnedGuard, Refused};
+pub use context::health::{Health, Readiness};
+pub use context::trigger::ShutdownHandle;
 pub use context::Context;
-pub use deps::{Dep, Deps};
-pub use error::{BoxError, Error, Result, RunError};
-pub use gate::{Gate, Guard, OwnedGuard, Refused};
-pub use health::{Health, Readiness};
+pub use error::{BoxError, Error, Result};
 /// `#[derive(Component)]`: registers a type as a component. See the crate docs.
 pub use lifecycle_macros::Component;
 pub use phase::{Deadlines, Phase};
-pub use picture::GraphFormat;
-pub use report::{
-    Failures, HookError, Outcome, Record, Report, ShutdownReason, Table, TaskFailure,
-};
-pub use restart::{Cause, Restart, Restarted};
+pub use report::reason::ShutdownReason;
+pub use report::run_error::RunError;
+pub use report::{Failures, HookError, Outcome, Record, Report, Restarted, Table, TaskFailure};
+pub use restart::{Cause, Restart};
 pub use running::Running;
-pub use supply::NotSupplied;
-pub use trigger::ShutdownHandle;
+pub use settings::GraphFormat;
 
 /// What generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::component::cycle::{cycle, cycle_message, Link, Node};
     pub use crate::component::{
         deeper, depth, Component, ComponentGraph, Dependency, DependsOn, Registration, Timeouts,
     };
-    pub use crate::cycle::{cycle, cycle_message, Link, Node};
     pub use crate::restart::Restart;
     pub use core::any::TypeId;
     pub use core::concat;

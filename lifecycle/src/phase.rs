@@ -35,6 +35,21 @@ impl Phase {
     }
 }
 
+impl Phase {
+    /// Which of a component's four deadlines the phase runs under: `start`
+    /// (which `init` shares), `stop_intake`, `drain`, `teardown`, in that
+    /// order. The one place that maps a phase onto [`Deadlines`]' and
+    /// [`Timeouts`](crate::Timeouts)' fields.
+    pub(crate) const fn deadline_index(self) -> usize {
+        match self {
+            Phase::Init | Phase::Start => 0,
+            Phase::StopIntake => 1,
+            Phase::Drain => 2,
+            Phase::Teardown => 3,
+        }
+    }
+}
+
 impl fmt::Display for Phase {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -71,20 +86,21 @@ impl Default for Deadlines {
 impl Deadlines {
     /// The deadline for `phase` (`init` shares `start`'s).
     pub fn get(&self, phase: Phase) -> Duration {
-        match phase {
-            Phase::Init | Phase::Start => self.start,
-            Phase::StopIntake => self.stop_intake,
-            Phase::Drain => self.drain,
-            Phase::Teardown => self.teardown,
-        }
+        let mut copy = *self;
+        *copy.fields()[phase.deadline_index()]
     }
 
     pub(crate) fn set(&mut self, phase: Phase, value: Duration) {
-        match phase {
-            Phase::Init | Phase::Start => self.start = value,
-            Phase::StopIntake => self.stop_intake = value,
-            Phase::Drain => self.drain = value,
-            Phase::Teardown => self.teardown = value,
-        }
+        *self.fields()[phase.deadline_index()] = value;
+    }
+
+    /// The fields in [`Phase::deadline_index`] order.
+    fn fields(&mut self) -> [&mut Duration; 4] {
+        [
+            &mut self.start,
+            &mut self.stop_intake,
+            &mut self.drain,
+            &mut self.teardown,
+        ]
     }
 }

@@ -133,9 +133,12 @@ impl Pool {
     }
 
     /// [`connect`](Pool::connect) to the URL in environment variable `var`,
-    /// or to `default` when it is unset.
+    /// or to `default` when it is unset (or blank, or not UTF-8).
     pub async fn connect_env(var: &str, default: &str) -> crate::Result<Self> {
-        let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+        let url = crate::config::var(var)
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| default.to_owned());
         Pool::connect(&url).await
     }
 

@@ -13,7 +13,6 @@
 //! running. Too many restarts in a window shut the application down with a
 //! non-zero exit, as an OTP supervisor's intensity limit does.
 
-use crate::report::Record;
 use std::fmt;
 use std::time::Duration;
 
@@ -177,51 +176,6 @@ impl fmt::Display for Cause {
             Cause::Requested(reason) => write!(f, "restart requested: {reason}"),
             Cause::NotReady(why) => write!(f, "not ready for too long: {why}"),
             Cause::StartFailed(why) => write!(f, "start failed: {why}"),
-        }
-    }
-}
-
-/// One restart of a component and its dependents, in [`Report::restarts`](crate::Report::restarts).
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Restarted {
-    /// The component that failed.
-    pub component: &'static str,
-    /// What failed.
-    pub cause: Cause,
-    /// Its restart number within the policy's window (1 for the first).
-    pub attempt: u32,
-    /// The components stopped and started again, the failed one first, in
-    /// the order they were started again.
-    pub subgraph: Vec<&'static str>,
-    /// The backoff waited between the teardown and the new start.
-    pub backoff: Duration,
-    /// When the failure was noticed, since the run began.
-    pub at: Duration,
-    /// From the failure that took the subgraph down (for a retry after a
-    /// failed start, the first one) until the whole subgraph had started
-    /// again; `None` when it did not (a start failed, or shutdown began
-    /// meanwhile).
-    pub down_for: Option<Duration>,
-    /// The hooks the restart ran: stop intake, drain and teardown of the
-    /// subgraph, then `init` and `start` again.
-    pub records: Vec<Record>,
-}
-
-impl fmt::Display for Restarted {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} restart #{} ({}) with [{}] after {:?} backoff: ",
-            self.component,
-            self.attempt,
-            self.cause,
-            self.subgraph.join(", "),
-            self.backoff
-        )?;
-        match self.down_for {
-            Some(down) => write!(f, "down for {down:?}"),
-            None => f.write_str("did not come back up"),
         }
     }
 }

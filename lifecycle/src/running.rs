@@ -1,14 +1,14 @@
 //! [`Running`]: an application started with
 //! [`Builder::start`](crate::Builder::start), held until its shutdown.
 
+use crate::component::deps::Dep;
 use crate::component::Component;
-use crate::deps::Dep;
-use crate::error::RunError;
-use crate::health::Health;
-use crate::report::{Report, ShutdownReason};
-use crate::shutdown::Run;
-use crate::slot::Slot;
-use crate::trigger::{ShutdownHandle, Trigger};
+use crate::context::health::Health;
+use crate::context::trigger::{ShutdownHandle, Trigger};
+use crate::report::reason::ShutdownReason;
+use crate::report::run_error::RunError;
+use crate::report::Report;
+use crate::run::{Part, Run};
 use std::any::TypeId;
 use std::sync::Arc;
 use tokio::sync::oneshot;
@@ -23,7 +23,7 @@ pub struct Running {
     trigger: Arc<Trigger>,
     /// The components of the run, by graph index, and their built values.
     members: Vec<(TypeId, &'static str)>,
-    slots: Arc<[Slot]>,
+    parts: Arc<[Part]>,
     task: Option<JoinHandle<Report>>,
 }
 
@@ -49,7 +49,7 @@ impl Running {
                 .iter()
                 .map(|n| ((n.registration.type_id)(), n.name()))
                 .collect(),
-            slots: run.slots.clone(),
+            parts: run.parts.clone(),
             task: None,
         }
     }
@@ -96,7 +96,7 @@ impl Running {
     /// or is down for a restart.
     pub fn try_get<T: Component>(&self) -> Option<Dep<T>> {
         let i = self.members.iter().position(|m| m.0 == TypeId::of::<T>())?;
-        let instance = self.slots[i].get()?;
+        let instance = self.parts[i].slot.get()?;
         instance.any.clone().downcast::<T>().ok().map(Dep)
     }
 

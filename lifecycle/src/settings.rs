@@ -10,9 +10,10 @@
 //! start-up with [`RunError::Config`] naming the variable.
 
 use crate::component::Timeouts;
-use crate::error::RunError;
 use crate::phase::Phase;
+use crate::report::run_error::RunError;
 use std::path::PathBuf;
+use std::str::FromStr;
 use std::time::Duration;
 
 /// The prefix of every setting.
@@ -53,9 +54,7 @@ impl Source for ProcessEnv {
     fn get(&self, name: &str) -> Option<String> {
         // A value that is not UTF-8 is kept (lossily) so that parsing it fails
         // with the variable's name rather than being silently ignored.
-        std::env::var_os(name)
-            .map(|v| v.to_string_lossy().into_owned())
-            .filter(|v| !v.trim().is_empty())
+        crate::config::var(name).unwrap_or_else(|error| Some(error.value))
     }
 
     fn names(&self) -> Vec<String> {
@@ -87,7 +86,7 @@ pub(crate) struct EnvSettings {
     pub(crate) strict_budget: Option<bool>,
     pub(crate) report_json: Option<PathBuf>,
     pub(crate) report_table: Option<bool>,
-    pub(crate) print_graph: Option<crate::picture::GraphFormat>,
+    pub(crate) print_graph: Option<GraphFormat>,
 }
 
 impl EnvSettings {
@@ -102,7 +101,7 @@ impl EnvSettings {
         };
         for (phase, stem) in DEADLINES {
             let value = duration(source, &format!("{PREFIX}{stem}"))?;
-            set(&mut settings.deadlines, phase, value);
+            settings.deadlines.set(phase, value);
         }
         if let Some(format) = source.get(PRINT_GRAPH) {
             let format = format.parse().map_err(|error| match error {
@@ -123,7 +122,7 @@ pub(crate) fn component_timeouts(
     let mut timeouts = Timeouts::default();
     for (phase, stem) in DEADLINES {
         let value = duration(source, &component_setting(component, stem))?;
-        set(&mut timeouts, phase, value);
+        timeouts.set(phase, value);
     }
     Ok(timeouts)
 }
@@ -172,15 +171,6 @@ pub(crate) fn unknown_deadline_settings<'a>(
     unknown
 }
 
-fn set(timeouts: &mut Timeouts, phase: Phase, value: Option<Duration>) {
-    match phase {
-        Phase::Init | Phase::Start => timeouts.start = value,
-        Phase::StopIntake => timeouts.stop_intake = value,
-        Phase::Drain => timeouts.drain = value,
-        Phase::Teardown => timeouts.teardown = value,
-    }
-}
-
 fn config(setting: &str, reason: impl Into<String>) -> RunError {
     RunError::Config {
         setting: setting.to_owned(),
@@ -225,27 +215,6 @@ pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     }
 }
 
-/// Writes a deadline back the way it is configured: `250ms`, `10s`, `1m30s`.
-pub(crate) fn format_deadline(d: Duration) -> String {
-    let ms = d.as_millis();
-    if ms == 0 {
-        return format!("{}µs", d.as_micros());
-    }
-    let (h, m, s, ms) = (
-        ms / 3_600_000,
-        ms / 60_000 % 60,
-        ms / 1_000 % 60,
-        ms % 1_000,
-    );
-    let mut out = String::new();
-    for (value, unit) in [(h, "h"), (m, "m"), (s, "s"), (ms, "ms")] {
-        if value > 0 {
-            out.push_str(&format!("{value}{unit}"));
-        }
-    }
-    out
-}
-
 /// `OrdersDb` → `ORDERS_DB`, `HTTPServer` → `HTTP_SERVER`, `Api` → `API`.
 pub(crate) fn upper_snake(name: &str) -> String {
     let chars: Vec<char> = name.chars().collect();
@@ -269,6 +238,36 @@ pub(crate) fn upper_snake(name: &str) -> String {
         out.extend(c.to_uppercase());
     }
     out.trim_matches('_').to_owned()
+}
+
+/// How [`Builder::graph`](crate::Builder::graph) and `LIFECYCLE_PRINT_GRAPH`
+/// render the graph.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GraphFormat {
+    /// Graphviz: `dot -Tsvg graph.dot > graph.svg`.
+    Dot,
+    /// A Mermaid flowchart; GitHub renders it in a ```` ```mermaid ```` block.
+    Mermaid,
+    /// Components, dependencies, deadlines and the budget, for tools.
+    Json,
+}
+
+impl FromStr for GraphFormat {
+    type Err = RunError;
+
+    /// `dot`, `mermaid` or `json`; anything else is a [`RunError::Config`].
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "dot" | "graphviz" => Ok(GraphFormat::Dot),
+            "mermaid" => Ok(GraphFormat::Mermaid),
+            "json" => Ok(GraphFormat::Json),
+            other => Err(RunError::Config {
+                setting: "print_graph".to_owned(),
+                reason: format!("`{other}` is not a graph format: use dot, mermaid or json"),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -315,14 +314,6 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn deadlines_format_back() {
-        assert_eq!(format_deadline(Duration::from_millis(250)), "250ms");
-        assert_eq!(format_deadline(Duration::from_secs(90)), "1m30s");
-        assert_eq!(format_deadline(Duration::from_millis(10_500)), "10s500ms");
-        assert_eq!(format_deadline(Duration::from_secs(30)), "30s");
-    }
-
-    #[test]
     fn component_names_become_upper_snake() {
         assert_eq!(upper_snake("Api"), "API");
         assert_eq!(upper_snake("OrdersDb"), "ORDERS_DB");
@@ -349,10 +340,7 @@ pub(crate) mod tests {
         assert_eq!(settings.deadlines.drain, Some(Duration::from_secs(90)));
         assert_eq!(settings.deadlines.teardown, None, "empty is unset");
         assert_eq!(settings.strict_budget, Some(true));
-        assert_eq!(
-            settings.print_graph,
-            Some(crate::picture::GraphFormat::Mermaid)
-        );
+        assert_eq!(settings.print_graph, Some(GraphFormat::Mermaid));
 
         for (name, value) in [
             ("LIFECYCLE_DRAIN_TIMEOUT", "10"),

@@ -33,9 +33,10 @@ use crate::http::listen::{
     self, FIRST_FD, LISTEN_FDNAMES, LISTEN_FDS, LISTEN_PID, UPGRADE_FD, UPGRADE_FROM,
 };
 use crate::phase::Phase;
-use crate::report::{Report, ShutdownReason};
-use crate::shutdown::Run;
-use crate::signal::UpgradeRequests;
+use crate::report::reason::ShutdownReason;
+use crate::report::Report;
+use crate::run::signal::UpgradeRequests;
+use crate::run::Run;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
@@ -49,7 +50,7 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 /// How long the new copy waits for the old one's `go` once ready.
 const GO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a failed new copy gets to shut down before `SIGKILL`.
-const STOP_TIMEOUT: Duration = crate::budget::DEFAULT_GRACE_PERIOD;
+const STOP_TIMEOUT: Duration = crate::graph::budget::DEFAULT_GRACE_PERIOD;
 
 /// Why an upgrade did not happen. The old process goes on serving.
 #[derive(Debug, thiserror::Error)]

@@ -174,10 +174,7 @@ impl LoadReport {
 
 /// A load generator running on its own thread and runtime: `clients`
 /// keep-alive connections, each sending requests back to back.
-pub struct Load {
-    stop: Arc<AtomicBool>,
-    thread: thread::JoinHandle<LoadReport>,
-}
+pub struct Load(Background<LoadReport>);
 
 impl Load {
     /// Starts `clients` clients sending `POST /orders` to `addr`.
@@ -192,6 +189,47 @@ impl Load {
     }
 
     fn run(addr: SocketAddr, clients: usize, mixed: bool) -> Load {
+        Load(Background::spawn(move |flag| async move {
+            let total = Arc::new(Mutex::new(LoadReport::default()));
+            let mut tasks = tokio::task::JoinSet::new();
+            for i in 0..clients {
+                let (flag, total) = (flag.clone(), total.clone());
+                let (method, path, body) = if mixed && i % 2 == 1 {
+                    (Method::GET, "/products", "")
+                } else {
+                    (Method::POST, "/orders", CHECKOUT)
+                };
+                tasks.spawn(async move {
+                    let report = client_loop(addr, &flag, method, path, body).await;
+                    total.lock().expect("report lock").merge(report);
+                });
+            }
+            while tasks.join_next().await.is_some() {}
+            let report = total.lock().expect("report lock").clone();
+            report
+        }))
+    }
+
+    /// Stops the clients (each finishes its current request) and reports.
+    pub fn stop(self) -> LoadReport {
+        self.0.stop()
+    }
+}
+
+/// Work on a thread and a two-worker runtime of its own, told to end through
+/// the flag it is given: the load generators' clients.
+pub struct Background<T> {
+    stop: Arc<AtomicBool>,
+    thread: thread::JoinHandle<T>,
+}
+
+impl<T: Send + 'static> Background<T> {
+    /// Runs `work(flag)` until it returns; [`stop`](Background::stop) sets the flag.
+    pub fn spawn<F, W>(work: W) -> Background<T>
+    where
+        W: FnOnce(Arc<AtomicBool>) -> F + Send + 'static,
+        F: std::future::Future<Output = T>,
+    {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = thread::spawn(move || {
@@ -199,34 +237,16 @@ impl Load {
                 .worker_threads(2)
                 .enable_all()
                 .build()
-                .expect("load generator runtime");
-            runtime.block_on(async move {
-                let total = Arc::new(Mutex::new(LoadReport::default()));
-                let mut tasks = tokio::task::JoinSet::new();
-                for i in 0..clients {
-                    let (flag, total) = (flag.clone(), total.clone());
-                    let (method, path, body) = if mixed && i % 2 == 1 {
-                        (Method::GET, "/products", "")
-                    } else {
-                        (Method::POST, "/orders", CHECKOUT)
-                    };
-                    tasks.spawn(async move {
-                        let report = client_loop(addr, &flag, method, path, body).await;
-                        total.lock().expect("report lock").merge(report);
-                    });
-                }
-                while tasks.join_next().await.is_some() {}
-                let report = total.lock().expect("report lock").clone();
-                report
-            })
+                .expect("background runtime");
+            runtime.block_on(work(flag))
         });
-        Load { stop, thread }
+        Background { stop, thread }
     }
 
-    /// Stops the clients (each finishes its current request) and reports.
-    pub fn stop(self) -> LoadReport {
+    /// Sets the flag and waits for the work's result.
+    pub fn stop(self) -> T {
         self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("load generator thread")
+        self.thread.join().expect("background thread")
     }
 }
 

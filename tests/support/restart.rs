@@ -4,14 +4,14 @@
 //! processes an in-place upgrade leaves behind (reaped here, killed at the
 //! end). Linux only.
 
-use crate::load::{Client, CHECKOUT};
+use crate::load::{Background, Client, CHECKOUT};
 use hyper::Method;
 use rustix::process::{Pid, Signal, WaitOptions};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -68,42 +68,28 @@ impl std::fmt::Display for Traffic {
 
 /// Keep-alive clients on their own thread, each alternating `POST /orders`
 /// and `GET /products` back to back.
-pub struct Clients {
-    stop: Arc<AtomicBool>,
-    thread: thread::JoinHandle<Traffic>,
-}
+pub struct Clients(Background<Traffic>);
 
 impl Clients {
     /// Starts `clients` clients against `addr`.
     pub fn start(addr: SocketAddr, clients: usize) -> Clients {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        let thread = thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("traffic runtime");
-            runtime.block_on(async move {
-                let mut tasks = tokio::task::JoinSet::new();
-                for _ in 0..clients {
-                    let flag = flag.clone();
-                    tasks.spawn(async move { client(addr, &flag).await });
-                }
-                let mut total = Traffic::default();
-                while let Some(seen) = tasks.join_next().await {
-                    total.merge(seen.expect("a client panicked"));
-                }
-                total
-            })
-        });
-        Clients { stop, thread }
+        Clients(Background::spawn(move |flag| async move {
+            let mut tasks = tokio::task::JoinSet::new();
+            for _ in 0..clients {
+                let flag = flag.clone();
+                tasks.spawn(async move { client(addr, &flag).await });
+            }
+            let mut total = Traffic::default();
+            while let Some(seen) = tasks.join_next().await {
+                total.merge(seen.expect("a client panicked"));
+            }
+            total
+        }))
     }
 
     /// Stops the clients (each finishes its request) and says what they saw.
     pub fn stop(self) -> Traffic {
-        self.stop.store(true, Ordering::Relaxed);
-        self.thread.join().expect("traffic thread")
+        self.0.stop()
     }
 }
 

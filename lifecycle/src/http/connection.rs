@@ -10,7 +10,7 @@
 //! may be sending on them. Hence this by-hand bookkeeping: a few uncontended
 //! atomics per connection and per request.
 
-use crate::gate::OwnedGuard;
+use crate::context::gate::OwnedGuard;
 use futures_util::task::AtomicWaker;
 use std::collections::HashMap;
 use std::io;

@@ -3,7 +3,7 @@
 //! types [`Server`](super::Server) uses too.
 
 use super::connection::InProgress;
-use crate::gate::{Gate, OwnedGuard};
+use crate::context::gate::{Gate, OwnedGuard};
 use bytes::Bytes;
 use http::{header, HeaderValue, Request, Response, StatusCode, Version};
 use http_body::{Body, Frame, SizeHint};

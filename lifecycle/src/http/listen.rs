@@ -38,12 +38,12 @@ pub(crate) const UPGRADE_FROM: &str = "LIFECYCLE_UPGRADE_FROM";
 /// The handshake fd, when this process is the new copy of an upgrade and
 /// its parent the old one.
 pub(crate) fn upgrade_fd() -> Option<i32> {
-    let from: u32 = std::env::var(UPGRADE_FROM).ok()?.trim().parse().ok()?;
+    let from: u32 = crate::config::env(UPGRADE_FROM).ok()??;
     #[cfg(unix)]
     if from != std::os::unix::process::parent_id() {
         return None;
     }
-    std::env::var(UPGRADE_FD).ok()?.trim().parse().ok()
+    crate::config::env(UPGRADE_FD).ok()?
 }
 
 /// Who passed the sockets, for the logs.
@@ -123,7 +123,7 @@ struct Inherited {
 fn inherited() -> &'static Mutex<Inherited> {
     static INHERITED: OnceLock<Mutex<Inherited>> = OnceLock::new();
     INHERITED.get_or_init(|| {
-        let var = |name| std::env::var(name).ok();
+        let var = |name| crate::config::var(name).ok().flatten();
         let pid = var(LISTEN_PID);
         let upgrade = upgrade_fd().is_some();
         let origin = match (&pid, upgrade) {

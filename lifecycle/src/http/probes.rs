@@ -1,7 +1,7 @@
 //! Health probes: `GET /health/live` and `GET /health/ready`, answered from
 //! the application's [`Health`].
 
-use crate::health::Health;
+use crate::context::health::Health;
 use bytes::Bytes;
 use http::{header, HeaderValue, Method, Response, StatusCode};
 

@@ -8,9 +8,9 @@ use super::layer::{GateFuture, GatedBody};
 use super::listen;
 use super::probes::{self, Probes};
 use super::signal::ShutdownSignal;
+use crate::context::gate::Gate;
+use crate::context::health::Health;
 use crate::context::Context;
-use crate::gate::Gate;
-use crate::health::Health;
 use crate::obligation::Obligation;
 use axum::body::Body;
 use axum::routing::future::RouteFuture;
@@ -542,23 +542,21 @@ impl Drop for Server {
 }
 
 /// Reads a socket address from environment variable `var`, or parses
-/// `default` when it is unset. The error names `var`.
+/// `default` when it is unset (or blank). The error names `var`.
 ///
 /// ```
 /// let addr = lifecycle::http::addr_from_env("DOC_EXAMPLE_ADDR", "127.0.0.1:3000").unwrap();
 /// assert_eq!(addr.port(), 3000);
 /// ```
 pub fn addr_from_env(var: &str, default: &str) -> Result<SocketAddr, Error> {
-    let (value, setting) = match std::env::var(var) {
-        Ok(value) => (value, var.to_owned()),
-        Err(std::env::VarError::NotPresent) => (default.to_owned(), format!("{var} (default)")),
-        Err(std::env::VarError::NotUnicode(value)) => {
-            return Err(Error::Config {
-                setting: var.to_owned(),
-                value: value.to_string_lossy().into_owned(),
-                reason: "not valid UTF-8".to_owned(),
-            })
-        }
+    let set = crate::config::var(var).map_err(|e| Error::Config {
+        setting: e.setting,
+        value: e.value,
+        reason: e.reason,
+    })?;
+    let (value, setting) = match set {
+        Some(value) => (value, var.to_owned()),
+        None => (default.to_owned(), format!("{var} (default)")),
     };
     value
         .trim()

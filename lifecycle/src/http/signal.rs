@@ -1,6 +1,6 @@
 //! [`ShutdownSignal`]: tells long-lived responses that the server is draining.
 
-use crate::gate::{Gate, OwnedGuard, Refused};
+use crate::context::gate::{Gate, OwnedGuard, Refused};
 use axum::extract::FromRequestParts;
 use http::request::Parts;
 use http::StatusCode;

@@ -1,11 +1,12 @@
 //! Walking the graph: runs a job per component once its predecessors are done,
 //! as many at once as the graph allows. Event-driven; nothing polls.
 
+use crate::panic::panic_message;
+
 use crate::error::Result;
 use crate::graph::Graph;
 use crate::report::{HookError, Outcome};
 use futures_util::FutureExt;
-use std::any::Any;
 use std::collections::VecDeque;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
@@ -22,6 +23,13 @@ pub(crate) enum Order {
     DependenciesFirst,
     /// Shutdown phases: a component after everything that depends on it.
     DependentsFirst,
+}
+
+/// One component's job in a walk: already done (a hook the component did not
+/// write: nothing to run, so no future, no task, no timer), or work to run.
+pub(crate) enum Job<T, F> {
+    Done(T),
+    Run(F),
 }
 
 /// How a walk ended early.
@@ -45,7 +53,7 @@ pub(crate) async fn walk<T, J, F, D>(
 ) -> Result<(), Stopped>
 where
     T: Send + 'static,
-    J: FnMut(usize) -> F,
+    J: FnMut(usize) -> Job<T, F>,
     F: Future<Output = T> + Send + 'static,
     D: FnMut(usize, T) -> bool,
 {
@@ -73,8 +81,12 @@ where
                      began: &mut [Option<Instant>],
                      set: &mut JoinSet<(usize, T)>,
                      results: &mut VecDeque<(usize, T)>| {
+        let work = match job(i) {
+            Job::Done(result) => return results.push_back((i, result)),
+            Job::Run(work) => work,
+        };
         began[i] = Some(Instant::now());
-        let mut work = Box::pin(job(i));
+        let mut work = Box::pin(work);
         match work
             .as_mut()
             .poll(&mut task::Context::from_waker(Waker::noop()))
@@ -159,16 +171,5 @@ where
             deadline: limit,
             detail: None,
         },
-    }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_owned()
     }
 }

@@ -1,117 +1,18 @@
 //! The shutdown report: what each component did in each phase, how it ended
 //! and how long it took.
 
-use crate::component::Component;
-use crate::error::{Error, RunError};
+pub(crate) mod reason;
+pub(crate) mod run_error;
+
+use crate::duration::Elapsed;
+use crate::error::Error;
 use crate::phase::Phase;
-use crate::restart::Restarted;
+use crate::report::reason::ShutdownReason;
+use crate::restart::Cause;
 use std::error::Error as StdError;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
-
-/// What asked the application to shut down.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum ShutdownReason {
-    /// `SIGTERM` (orchestrators, `kill`, `systemctl stop`).
-    Terminate,
-    /// `SIGINT` (Ctrl+C).
-    Interrupt,
-    /// The builder's trigger or a [`ShutdownHandle`](crate::ShutdownHandle).
-    Trigger,
-    /// A component called [`Context::request_shutdown`](crate::Context::request_shutdown).
-    Requested {
-        /// The component that asked.
-        component: &'static str,
-        /// Its stated reason.
-        reason: String,
-    },
-    /// A task spawned with [`Context::spawn`](crate::Context::spawn) failed or panicked.
-    TaskFailed {
-        /// The component that spawned it.
-        component: &'static str,
-        /// The task's name.
-        task: String,
-        /// What went wrong.
-        error: String,
-    },
-    /// A component failed to build or start.
-    StartupFailed {
-        /// The component at fault.
-        component: &'static str,
-    },
-    /// An in-place upgrade: the new copy (this pid) is ready and serving.
-    Upgrade {
-        /// The new process.
-        pid: u32,
-    },
-    /// A component failed while running and had no restart policy to
-    /// restart it (see [`Restart`](crate::Restart)): a dependent whose start
-    /// failed during its dependency's restart, or a
-    /// [`Context::request_restart`](crate::Context::request_restart) without one.
-    Failed {
-        /// The component at fault.
-        component: &'static str,
-        /// What failed.
-        cause: String,
-    },
-    /// A component failed more often than its [`Restart`](crate::Restart)
-    /// policy's intensity allows.
-    RestartLimit {
-        /// The component at fault.
-        component: &'static str,
-        /// The policy's limit of restarts...
-        restarts: u32,
-        /// ...within this window.
-        window: Duration,
-        /// The failure that was one too many.
-        cause: String,
-    },
-}
-
-impl ShutdownReason {
-    /// Whether this reason is itself a fault, making the run not clean:
-    /// [`Failed`](ShutdownReason::Failed) and [`RestartLimit`](ShutdownReason::RestartLimit).
-    pub fn is_fault(&self) -> bool {
-        matches!(
-            self,
-            ShutdownReason::Failed { .. } | ShutdownReason::RestartLimit { .. }
-        )
-    }
-}
-
-impl fmt::Display for ShutdownReason {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ShutdownReason::Terminate => f.write_str("SIGTERM"),
-            ShutdownReason::Interrupt => f.write_str("SIGINT"),
-            ShutdownReason::Trigger => f.write_str("shutdown trigger"),
-            ShutdownReason::Requested { component, reason } => {
-                write!(f, "{component} requested shutdown: {reason}")
-            }
-            ShutdownReason::TaskFailed {
-                component,
-                task,
-                error,
-            } => write!(f, "task `{task}` of {component} failed: {error}"),
-            ShutdownReason::StartupFailed { component } => write!(f, "{component} failed to start"),
-            ShutdownReason::Upgrade { pid } => write!(f, "upgraded in place: pid {pid} took over"),
-            ShutdownReason::Failed { component, cause } => {
-                write!(f, "{component} failed with no restart policy: {cause}")
-            }
-            ShutdownReason::RestartLimit {
-                component,
-                restarts,
-                window,
-                cause,
-            } => write!(
-                f,
-                "{component} failed again after {restarts} restarts within {window:?}: {cause}"
-            ),
-        }
-    }
-}
 
 /// How one hook ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -370,12 +271,6 @@ impl Report {
             .find(|r| r.component == component && r.phase == phase)
     }
 
-    /// How `C`'s `phase` ended, if it ran (or was cut or skipped):
-    /// `report.outcome::<Db>(Phase::Teardown)`.
-    pub fn outcome<C: Component>(&self, phase: Phase) -> Option<&Outcome> {
-        self.record(C::NAME, phase).map(|r| &r.outcome)
-    }
-
     /// The components that ran `phase`, in the order they began it (a hook
     /// the component did not write counts: the runtime ran the phase for
     /// it). Independent components run concurrently: the ones that began
@@ -396,22 +291,6 @@ impl Report {
         let mut records: Vec<&Record> = self.records().collect();
         records.sort_by_key(|r| r.steps.0);
         records
-    }
-
-    /// Whether `A`'s `phase` ended before `B`'s began: `B` waited for `A`
-    /// (dependents before dependencies in shutdown, the reverse in start-up)
-    /// or simply came later. `false` when they overlapped (ran concurrently)
-    /// or either did not run the phase. Exact on a paused clock: it compares
-    /// the order of events, not times.
-    pub fn ran_before<A: Component, B: Component>(&self, phase: Phase) -> bool {
-        let ran = |name: &str| {
-            self.record(name, phase)
-                .filter(|r| r.outcome != Outcome::Skipped)
-        };
-        match (ran(A::NAME), ran(B::NAME)) {
-            (Some(a), Some(b)) => a.ended_before(b),
-            _ => false,
-        }
     }
 
     /// What went wrong, as one line: `Api drain timed out after 10s; Db teardown failed: ..`.
@@ -561,28 +440,6 @@ impl Report {
             }
         }
         out
-    }
-
-    /// `Ok(())` for a clean run, otherwise the matching [`RunError`].
-    pub fn into_result(self) -> crate::Result<()> {
-        Ok(self.check()?)
-    }
-
-    /// `Ok(())` for a clean run, otherwise the matching [`RunError`], typed.
-    pub(crate) fn check(self) -> Result<(), RunError> {
-        if self.is_clean() {
-            return Ok(());
-        }
-        let report = Box::new(self);
-        let error = match (report.startup_failure, &report.reason) {
-            (Some(component), _) => RunError::Startup { component, report },
-            (None, Some(reason)) if !report.started => RunError::Interrupted {
-                reason: reason.clone(),
-                report,
-            },
-            _ => RunError::Shutdown { report },
-        };
-        Err(error)
     }
 
     /// Logs the report through `tracing`: one event per hook that did not
@@ -762,22 +619,6 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
-/// A measured duration for people: `0.041ms`, `12.3ms`, `2.503s`.
-pub(crate) struct Elapsed(pub(crate) Duration);
-
-impl fmt::Display for Elapsed {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let d = self.0;
-        if d < Duration::from_millis(1) {
-            write!(f, "{:.3}ms", d.as_secs_f64() * 1e3)
-        } else if d < Duration::from_secs(1) {
-            write!(f, "{:.1}ms", d.as_secs_f64() * 1e3)
-        } else {
-            write!(f, "{:.3}s", d.as_secs_f64())
-        }
-    }
-}
-
 /// A table cell: control characters (newlines, tabs) become spaces.
 fn one_line(s: &str) -> String {
     s.chars()
@@ -795,4 +636,49 @@ fn gantt_text(s: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+/// One restart of a component and its dependents, in [`Report::restarts`](crate::Report::restarts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Restarted {
+    /// The component that failed.
+    pub component: &'static str,
+    /// What failed.
+    pub cause: Cause,
+    /// Its restart number within the policy's window (1 for the first).
+    pub attempt: u32,
+    /// The components stopped and started again, the failed one first, in
+    /// the order they were started again.
+    pub subgraph: Vec<&'static str>,
+    /// The backoff waited between the teardown and the new start.
+    pub backoff: Duration,
+    /// When the failure was noticed, since the run began.
+    pub at: Duration,
+    /// From the failure that took the subgraph down (for a retry after a
+    /// failed start, the first one) until the whole subgraph had started
+    /// again; `None` when it did not (a start failed, or shutdown began
+    /// meanwhile).
+    pub down_for: Option<Duration>,
+    /// The hooks the restart ran: stop intake, drain and teardown of the
+    /// subgraph, then `init` and `start` again.
+    pub records: Vec<Record>,
+}
+
+impl fmt::Display for Restarted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} restart #{} ({}) with [{}] after {:?} backoff: ",
+            self.component,
+            self.attempt,
+            self.cause,
+            self.subgraph.join(", "),
+            self.backoff
+        )?;
+        match self.down_for {
+            Some(down) => write!(f, "down for {down:?}"),
+            None => f.write_str("did not come back up"),
+        }
+    }
 }

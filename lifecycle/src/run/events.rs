@@ -3,9 +3,11 @@
 //! sequence in `shutdown.rs` calls these; each is a no-op when nothing
 //! listens.
 
+use crate::duration::format_deadline;
+use crate::duration::Elapsed;
 use crate::phase::Phase;
-use crate::report::{Elapsed, Report, ShutdownReason};
-use crate::settings::format_deadline;
+use crate::report::reason::ShutdownReason;
+use crate::report::Report;
 use std::time::Duration;
 
 /// The milestones of a run, fanned out to whatever listens.
@@ -22,11 +24,7 @@ impl Events {
     /// Connects to what is there (systemd's `NOTIFY_SOCKET`); starts the
     /// watchdog pings if the manager asked for them. Called inside the runtime.
     /// The new copy of an in-place upgrade stays quiet until it took over.
-    pub(crate) fn new() -> Events {
-        #[cfg(all(unix, feature = "upgrade"))]
-        let quiet = crate::upgrade::is_successor();
-        #[cfg(not(all(unix, feature = "upgrade")))]
-        let quiet = false;
+    pub(crate) fn new(quiet: bool) -> Events {
         Events {
             #[cfg(feature = "systemd")]
             systemd: crate::systemd::Systemd::from_env(quiet),

@@ -1,15 +1,21 @@
 //! What a hook can see and do: its name, its deadline, the shutdown signal,
 //! its in-flight gate, and tracked background tasks.
 
+pub(crate) mod gate;
+pub(crate) mod health;
+pub(crate) mod tasks;
+pub(crate) mod trigger;
+pub(crate) mod watch;
+
+use crate::context::gate::Gate;
+use crate::context::health::Health;
+use crate::context::tasks::Tasks;
+use crate::context::trigger::{ShutdownHandle, Trigger};
+use crate::context::watch::{Handled, Watch};
 use crate::error::Result;
-use crate::gate::Gate;
-use crate::health::Health;
 use crate::phase::Phase;
-use crate::report::ShutdownReason;
+use crate::report::reason::ShutdownReason;
 use crate::restart::Cause;
-use crate::supervise::{Handled, Watch};
-use crate::tasks::Tasks;
-use crate::trigger::{ShutdownHandle, Trigger};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 /// keeps working after the hook returned.
 #[derive(Clone)]
 pub struct Context {
-    node: Arc<Node>,
+    node: Arc<Shared>,
     phase: Phase,
     deadline: Option<Instant>,
     /// The component's incarnation this context belongs to (a restart
@@ -29,8 +35,9 @@ pub struct Context {
     stopping: CancellationToken,
 }
 
-/// What belongs to one component for the whole run.
-pub(crate) struct Node {
+/// What every context of one component shares, for the whole run: its name,
+/// gate, tracked tasks, the trigger, its incarnations.
+pub(crate) struct Shared {
     pub(crate) name: &'static str,
     pub(crate) gate: Gate,
     pub(crate) tasks: Arc<Tasks>,
@@ -39,9 +46,9 @@ pub(crate) struct Node {
     pub(crate) watch: Arc<Watch>,
 }
 
-impl Node {
+impl Shared {
     pub(crate) fn new(name: &'static str, trigger: Arc<Trigger>) -> Self {
-        Node {
+        Shared {
             name,
             gate: Gate::new(),
             tasks: Arc::default(),
@@ -52,7 +59,7 @@ impl Node {
 }
 
 impl Context {
-    pub(crate) fn new(node: Arc<Node>, phase: Phase, deadline: Option<Instant>) -> Self {
+    pub(crate) fn new(node: Arc<Shared>, phase: Phase, deadline: Option<Instant>) -> Self {
         let (generation, stopping) = node.watch.current();
         Context {
             node,

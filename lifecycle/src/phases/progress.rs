@@ -3,7 +3,7 @@
 //! the drain and never delays its end: the moment the work finishes, the
 //! ticker is dropped.
 
-use crate::context::Node;
+use crate::context::Shared;
 use futures_util::FutureExt;
 use std::future::Future;
 use std::time::Duration;
@@ -15,7 +15,7 @@ pub(crate) const EVERY: Duration = Duration::from_secs(1);
 /// Runs `work` (a component's whole drain) and logs
 /// `draining: 12 in flight in Api, 14.2 s left` every second until it ends.
 pub(crate) async fn drain_with_progress<F: Future>(
-    node: &Node,
+    node: &Shared,
     deadline: Instant,
     work: F,
 ) -> F::Output {

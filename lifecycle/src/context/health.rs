@@ -1,11 +1,19 @@
 //! Readiness and liveness, as flags and checks any health endpoint can read.
 
-use crate::component::Hooks;
+use crate::error::Result;
 use crate::report::HookError;
+use futures_util::future::BoxFuture;
 use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+/// A component's readiness check, as the flags hold it: a trait of its own,
+/// not the component's hooks, which take a [`Context`](crate::Context) that
+/// holds these flags.
+pub(crate) trait ReadinessCheck: Send + Sync {
+    fn ready(&self) -> BoxFuture<'_, Result<()>>;
+}
 
 /// The application's health, shared by the runtime and whoever serves probes.
 ///
@@ -26,7 +34,7 @@ struct Inner {
     /// Set once every component started (and the checks are in).
     started: AtomicBool,
     /// Started components' readiness checks, set when the application is ready.
-    checks: Mutex<Vec<(&'static str, Arc<dyn Hooks>)>>,
+    checks: Mutex<Vec<(&'static str, Arc<dyn ReadinessCheck>)>>,
     /// Components not started now (stopped for a restart), and why.
     down: Mutex<Vec<(&'static str, String)>>,
     /// Whether `down` has any entry: read by every probe without a lock.
@@ -153,7 +161,7 @@ impl Health {
         self.inner.ready.store(ready, Ordering::Release);
     }
 
-    pub(crate) fn set_checks(&self, checks: Vec<(&'static str, Arc<dyn Hooks>)>) {
+    pub(crate) fn set_checks(&self, checks: Vec<(&'static str, Arc<dyn ReadinessCheck>)>) {
         *self
             .inner
             .checks
@@ -183,14 +191,18 @@ impl Health {
 
     /// Swaps `component`'s readiness check for its new instance's (or
     /// removes it while the component is down).
-    pub(crate) fn replace_check(&self, component: &'static str, hooks: Option<Arc<dyn Hooks>>) {
+    pub(crate) fn replace_check(
+        &self,
+        component: &'static str,
+        check: Option<Arc<dyn ReadinessCheck>>,
+    ) {
         let mut checks = self
             .inner
             .checks
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         checks.retain(|(name, _)| *name != component);
-        checks.extend(hooks.map(|hooks| (component, hooks)));
+        checks.extend(check.map(|check| (component, check)));
     }
 
     pub(crate) fn end(&self) {

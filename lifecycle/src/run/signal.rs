@@ -3,8 +3,8 @@
 //! With the in-place upgrade enabled (feature `upgrade`, Unix), `SIGUSR2`
 //! asks for one.
 
-use crate::report::ShutdownReason;
-use crate::trigger::Trigger;
+use crate::context::trigger::Trigger;
+use crate::report::reason::ShutdownReason;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 

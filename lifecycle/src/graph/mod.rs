@@ -1,8 +1,12 @@
 //! The dependency graph of the components chosen for a run.
 
+pub(crate) mod budget;
+pub(crate) mod picture;
+pub(crate) mod walk;
+
 use crate::component::{registered, Registration, Timeouts};
-use crate::error::RunError;
 use crate::phase::{Deadlines, Phase};
+use crate::report::run_error::RunError;
 use crate::settings::{self, Source};
 use std::any::TypeId;
 use std::collections::HashMap;
@@ -142,7 +146,7 @@ impl Graph {
                 Phase::Teardown,
             ] {
                 if let Some(value) = from_env.get(phase) {
-                    set(&mut node.timeouts, phase, value);
+                    node.timeouts.set(phase, Some(value));
                 }
             }
         }
@@ -150,15 +154,6 @@ impl Graph {
             tracing::warn!(setting = %name, "deadline setting names no registered component; it is ignored");
         }
         Ok(())
-    }
-}
-
-fn set(timeouts: &mut Timeouts, phase: Phase, value: Duration) {
-    match phase {
-        Phase::Init | Phase::Start => timeouts.start = Some(value),
-        Phase::StopIntake => timeouts.stop_intake = Some(value),
-        Phase::Drain => timeouts.drain = Some(value),
-        Phase::Teardown => timeouts.teardown = Some(value),
     }
 }
 

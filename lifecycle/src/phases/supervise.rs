@@ -2,113 +2,23 @@
 //! [`Restart`] policy come here, and their subgraph is stopped and started
 //! again, until shutdown begins.
 
+use crate::context::watch::Failure;
+
+use crate::graph::walk::{walk, Job, Order};
 use crate::phase::Phase;
-use crate::report::{Record, Report, ShutdownReason};
-use crate::restart::{Cause, Restart, Restarted};
-use crate::shutdown::{run_phase, Run};
-use crate::startup::{start_one, Progress};
-use crate::trigger::Trigger;
-use crate::walk::{walk, Order};
+use crate::phases::startup::{start_one, Progress};
+use crate::phases::stop::run_phase;
+use crate::report::reason::ShutdownReason;
+use crate::report::Restarted;
+use crate::report::{Record, Report};
+use crate::restart::{Cause, Restart};
+use crate::run::Run;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
-
-/// A failure on its way to the supervisor.
-#[derive(Debug)]
-pub(crate) struct Failure {
-    pub(crate) component: &'static str,
-    /// The incarnation of the component that failed.
-    pub(crate) generation: u64,
-    pub(crate) cause: Cause,
-    pub(crate) at: Instant,
-    /// Since when its subgraph has been down: `at`, or for a start that
-    /// failed during a restart, when the first failure took it down.
-    pub(crate) down_since: Instant,
-}
-
-/// One component's incarnations and the way its failures reach the
-/// supervisor. Every restart ends an incarnation and begins the next.
-#[derive(Default)]
-pub(crate) struct Watch {
-    /// Set only for components with a restart policy.
-    sender: OnceLock<mpsc::UnboundedSender<Failure>>,
-    /// The current incarnation and the token that ends it.
-    current: Mutex<(u64, CancellationToken)>,
-}
-
-/// What became of a failure handed to [`Watch::report`].
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum Handled {
-    /// The supervisor has it.
-    Taken,
-    /// It belongs to an incarnation already stopped for a restart: ignored.
-    Stale,
-    /// No supervisor takes it: the default applies (shut down).
-    NotTaken,
-}
-
-impl Watch {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, CancellationToken)> {
-        self.current.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The current incarnation: its number, and the token cancelled when
-    /// it is stopped for a restart.
-    pub(crate) fn current(&self) -> (u64, CancellationToken) {
-        self.lock().clone()
-    }
-
-    pub(crate) fn arm(&self, sender: mpsc::UnboundedSender<Failure>) {
-        let _ = self.sender.set(sender);
-    }
-
-    /// Hands a failure of incarnation `generation` to the supervisor.
-    pub(crate) fn report(
-        &self,
-        trigger: &Trigger,
-        component: &'static str,
-        generation: u64,
-        cause: Cause,
-    ) -> Handled {
-        let (current, stopping) = self.current();
-        if !trigger.begun.is_cancelled() && (current != generation || stopping.is_cancelled()) {
-            tracing::debug!(component, %cause, "failure of a stopped incarnation; ignored");
-            return Handled::Stale;
-        }
-        if trigger.begun.is_cancelled() {
-            return Handled::NotTaken;
-        }
-        let now = Instant::now();
-        let failure = Failure {
-            component,
-            generation,
-            cause,
-            at: now,
-            down_since: now,
-        };
-        match self.sender.get() {
-            Some(sender) if sender.send(failure).is_ok() => Handled::Taken,
-            _ => Handled::NotTaken,
-        }
-    }
-
-    /// Ends the current incarnation: its contexts see
-    /// [`shutdown_started`](crate::Context::shutdown_started).
-    fn stop(&self) {
-        self.lock().1.cancel();
-    }
-
-    /// Begins the next incarnation.
-    fn renew(&self) {
-        let mut current = self.lock();
-        current.0 += 1;
-        current.1 = CancellationToken::new();
-    }
-}
 
 /// Per component: its restart times within the policy's window.
 struct Intensity {
@@ -149,7 +59,7 @@ pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut R
         else {
             continue;
         };
-        if run.nodes[i].watch.current().0 != failure.generation {
+        if run.parts[i].shared.watch.current().0 != failure.generation {
             continue;
         }
         if !handle(
@@ -284,7 +194,7 @@ async fn restart(
             format!("restarting with {name}")
         };
         health.set_down(run.graph.nodes[j].name(), why);
-        run.nodes[j].watch.stop();
+        run.parts[j].shared.watch.stop();
     }
 
     // Dependents first, each phase under its deadlines, as a shutdown does.
@@ -308,12 +218,12 @@ async fn restart(
         .await;
     }
     for j in (0..run.graph.len()).filter(|&j| subgraph[j]) {
-        let node = &run.nodes[j];
+        let node = &run.parts[j].shared;
         let aborted = node.tasks.abort_all();
         if !aborted.is_empty() {
             tracing::warn!(component = node.name, tasks = ?aborted, "aborted tracked tasks for a restart");
         }
-        run.slots[j].clear();
+        run.parts[j].slot.clear();
         health.replace_check(node.name, None);
         node.gate.reopen();
         node.watch.renew();
@@ -351,7 +261,7 @@ async fn restart(
         &members,
         Order::DependenciesFirst,
         Some(&run.trigger.begun),
-        |j| start_one(run, j, inits.clone()),
+        |j| Job::Run(start_one(run, j, inits.clone())),
         |j, start_records: Vec<Record>| {
             let ok = start_records.iter().all(|r| r.outcome.is_completed());
             if !ok && failed.is_none() {
@@ -369,12 +279,12 @@ async fn restart(
     )
     .await;
     for (j, &member) in members.iter().enumerate() {
-        progress.built[j] = run.slots[j].get().is_some();
+        progress.built[j] = run.parts[j].slot.get().is_some();
         if member && progress.started[j] {
             let node = run.graph.nodes[j].name();
             restarted.subgraph.push(node);
-            let hooks = run.slots[j].get().map(|instance| instance.hooks);
-            health.replace_check(node, hooks.filter(|h| h.writes_ready()));
+            let instance = run.parts[j].slot.get().filter(|i| i.hooks.writes_ready());
+            health.replace_check(node, instance.map(|i| i.check));
             health.set_up(node);
         }
     }
@@ -384,7 +294,7 @@ async fn restart(
         health.set_down(node, format!("start failed: {why}"));
         pending.push_back(Failure {
             component: node,
-            generation: run.nodes[j].watch.current().0,
+            generation: run.parts[j].shared.watch.current().0,
             cause: Cause::StartFailed(why),
             at: Instant::now(),
             down_since: failure.down_since,
@@ -467,14 +377,14 @@ impl NotReady {
                 let Some(limit) = limit else {
                     continue;
                 };
-                let Some(instance) = run.slots[i].get().filter(|_| started[i]) else {
+                let Some(instance) = run.parts[i].slot.get().filter(|_| started[i]) else {
                     self.since[i] = None;
                     continue;
                 };
                 if !instance.hooks.writes_ready() {
                     continue;
                 }
-                let checked = tokio::time::timeout(limit, instance.hooks.ready()).await;
+                let checked = tokio::time::timeout(limit, instance.check.ready()).await;
                 let error = match checked {
                     Ok(Ok(())) => {
                         self.since[i] = None;
@@ -489,7 +399,7 @@ impl NotReady {
                     let now = Instant::now();
                     return Failure {
                         component: run.graph.nodes[i].name(),
-                        generation: run.nodes[i].watch.current().0,
+                        generation: run.parts[i].shared.watch.current().0,
                         cause: Cause::NotReady(error),
                         at: now,
                         down_since: now,

@@ -2,44 +2,13 @@
 //! tools. Start levels are the components' depths; every node shows its
 //! per-phase deadlines, and the caption the shutdown budget.
 
-use crate::budget::Budget;
-use crate::error::RunError;
+use crate::duration::format_deadline;
+use crate::graph::budget::Budget;
 use crate::graph::Graph;
 use crate::json::{self, Value};
 use crate::phase::{Deadlines, Phase};
-use crate::settings::format_deadline;
+use crate::settings::GraphFormat;
 use std::fmt::Write;
-use std::str::FromStr;
-
-/// How [`Builder::graph`](crate::Builder::graph) and `LIFECYCLE_PRINT_GRAPH`
-/// render the graph.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum GraphFormat {
-    /// Graphviz: `dot -Tsvg graph.dot > graph.svg`.
-    Dot,
-    /// A Mermaid flowchart; GitHub renders it in a ```` ```mermaid ```` block.
-    Mermaid,
-    /// Components, dependencies, deadlines and the budget, for tools.
-    Json,
-}
-
-impl FromStr for GraphFormat {
-    type Err = RunError;
-
-    /// `dot`, `mermaid` or `json`; anything else is a [`RunError::Config`].
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.trim().to_ascii_lowercase().as_str() {
-            "dot" | "graphviz" => Ok(GraphFormat::Dot),
-            "mermaid" => Ok(GraphFormat::Mermaid),
-            "json" => Ok(GraphFormat::Json),
-            other => Err(RunError::Config {
-                setting: "print_graph".to_owned(),
-                reason: format!("`{other}` is not a graph format: use dot, mermaid or json"),
-            }),
-        }
-    }
-}
 
 /// What a picture shows.
 pub(crate) struct Picture<'a> {

@@ -1,8 +1,8 @@
 //! What begins a shutdown, and what hurries it: one place every source
 //! (signals, the builder's trigger, components, failed tasks) goes through.
 
-use crate::health::Health;
-use crate::report::ShutdownReason;
+use crate::context::health::Health;
+use crate::report::reason::ShutdownReason;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use tokio_util::sync::CancellationToken;
 

@@ -1,7 +1,7 @@
 //! Handing a component its dependencies: [`Deps`] while building, [`Dep`] to keep.
 
+use crate::component::supply::{NotSupplied, Supplies};
 use crate::component::{Component, DependsOn};
-use crate::supply::{NotSupplied, Supplies};
 use std::any::{Any, TypeId};
 use std::fmt;
 use std::marker::PhantomData;

@@ -1,10 +1,10 @@
 //! The shutdown budget: do the phase deadlines fit in the platform's grace
 //! period between `SIGTERM` and `SIGKILL`?
 
-use crate::error::RunError;
+use crate::duration::format_deadline;
 use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
-use crate::settings::format_deadline;
+use crate::report::run_error::RunError;
 use std::fmt;
 use std::time::Duration;
 

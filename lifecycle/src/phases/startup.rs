@@ -2,14 +2,15 @@
 //! many at once as the graph allows. Stops at the first failure, missed
 //! deadline or shutdown request.
 
+use crate::component::deps::DepStore;
 use crate::context::Context;
-use crate::deps::DepStore;
+use crate::graph::walk::{guarded, walk, Job, Order};
 use crate::obligation::Obligations;
 use crate::phase::Phase;
-use crate::report::{HookError, Outcome, Record, Report, ShutdownReason};
-use crate::shutdown::{writes, Run};
+use crate::report::reason::ShutdownReason;
+use crate::report::{HookError, Outcome, Record, Report};
+use crate::run::Run;
 use crate::testing;
-use crate::walk::{guarded, walk, Order};
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -35,7 +36,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
         &everyone,
         Order::DependenciesFirst,
         Some(&run.trigger.begun),
-        |i| start_one(run, i, inits.clone()),
+        |i| Job::Run(start_one(run, i, inits.clone())),
         |i, records: Vec<Record>| {
             let ok = records.iter().all(|r| r.outcome.is_completed());
             report.startup.extend(records);
@@ -55,7 +56,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
         // Cut short by a failure elsewhere or a shutdown request.
         let stopped_at = run.started_at.elapsed();
         for (i, ran_for) in stopped.cancelled {
-            let phase = if run.slots[i].get().is_some() {
+            let phase = if run.parts[i].slot.get().is_some() {
                 Phase::Start
             } else {
                 Phase::Init
@@ -67,18 +68,17 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
             report
                 .startup
                 .extend(init.filter(|_| phase == Phase::Start));
-            report.startup.push(Record {
-                component: run.graph.nodes[i].name(),
-                phase,
-                outcome: Outcome::Interrupted,
-                began: stopped_at.saturating_sub(ran_for),
-                duration: ran_for,
-                idle: phase == Phase::Start && !writes(run, i, phase),
-                steps: (run.steps.began(i), run.steps.tick()),
-            });
+            let mut record = run.interrupted(i, phase, stopped_at, ran_for);
+            // `init` always runs: never idle, built or not.
+            record.idle &= phase == Phase::Start;
+            report.startup.push(record);
         }
     }
-    let built = run.slots.iter().map(|slot| slot.get().is_some()).collect();
+    let built = run
+        .parts
+        .iter()
+        .map(|part| part.slot.get().is_some())
+        .collect();
     report.started = started.iter().all(|&s| s);
     Progress { started, built }
 }
@@ -93,14 +93,14 @@ pub(crate) fn start_one(
     let node = &run.graph.nodes[i];
     let registration = node.registration;
     let limit = node.deadline(Phase::Start, &run.deadlines);
-    let shared = run.nodes[i].clone();
-    let slots = run.slots.clone();
+    let shared = run.parts[i].shared.clone();
+    let parts = run.parts.clone();
     let replacement = run.replacements[i].clone();
     let faults = run.faults[i].clone();
     let steps = run.steps.clone();
     let mut store = DepStore::new(run.supplies.clone());
     for &d in &node.dependencies {
-        if let Some(instance) = run.slots[d].get() {
+        if let Some(instance) = run.parts[d].slot.get() {
             store.push(
                 (run.graph.nodes[d].registration.type_id)(),
                 instance.any.clone(),
@@ -156,7 +156,7 @@ pub(crate) fn start_one(
         let hooks = instance.hooks.clone();
         // Stored before `start` runs: if `start` is cut short, the value still
         // gets its teardown.
-        slots[i].set(instance);
+        parts[i].slot.set(instance);
 
         let began_step = steps.begin(i);
         let began_start = Instant::now();

@@ -1,9 +1,14 @@
 //! What a component is: the [`Service`] behaviour users write, and the
 //! [`Component`] facts `#[derive(Component)]` generates.
 
+pub(crate) mod cycle;
+pub(crate) mod deps;
+pub(crate) mod supply;
+
+use crate::component::cycle::Link;
+use crate::component::deps::{DepStore, Deps};
+use crate::context::health::ReadinessCheck;
 use crate::context::Context;
-use crate::cycle::Link;
-use crate::deps::{DepStore, Deps};
 use crate::error::Result;
 use crate::phase::Phase;
 use crate::restart::Restart;
@@ -159,12 +164,22 @@ pub struct Timeouts {
 impl Timeouts {
     /// The override for `phase` (`init` shares `start`'s).
     pub fn get(&self, phase: Phase) -> Option<Duration> {
-        match phase {
-            Phase::Init | Phase::Start => self.start,
-            Phase::StopIntake => self.stop_intake,
-            Phase::Drain => self.drain,
-            Phase::Teardown => self.teardown,
-        }
+        let mut copy = *self;
+        *copy.fields()[phase.deadline_index()]
+    }
+
+    pub(crate) fn set(&mut self, phase: Phase, value: Option<Duration>) {
+        *self.fields()[phase.deadline_index()] = value;
+    }
+
+    /// The fields in [`Phase::deadline_index`] order.
+    fn fields(&mut self) -> [&mut Option<Duration>; 4] {
+        [
+            &mut self.start,
+            &mut self.stop_intake,
+            &mut self.drain,
+            &mut self.teardown,
+        ]
     }
 }
 
@@ -242,11 +257,13 @@ pub(crate) fn registered() -> impl Iterator<Item = &'static Registration> {
     inventory::iter::<Registration>.into_iter()
 }
 
-/// A built component: once as `Any` (for [`Deps`]) and once as its hooks.
+/// A built component: once as `Any` (for [`Deps`]), once as its hooks and
+/// once as its readiness check (for [`Health`](crate::Health)).
 #[derive(Clone)]
 pub(crate) struct Instance {
     pub(crate) any: Arc<dyn Any + Send + Sync>,
     pub(crate) hooks: Arc<dyn Hooks>,
+    pub(crate) check: Arc<dyn ReadinessCheck>,
 }
 
 impl Instance {
@@ -255,7 +272,8 @@ impl Instance {
         let value = Arc::new(value);
         Instance {
             any: value.clone(),
-            hooks: value,
+            hooks: value.clone(),
+            check: value,
         }
     }
 }
@@ -294,7 +312,6 @@ fn ready_returns_no_hook<T: 'static, R: 'static>(_hook: fn(&'static T) -> R) -> 
 /// A component's hooks behind a vtable, so the runtime can hold any of them.
 pub(crate) trait Hooks: Send + Sync {
     fn run<'a>(&'a self, phase: Phase, cx: &'a Context) -> BoxFuture<'a, Result<()>>;
-    fn ready(&self) -> BoxFuture<'_, Result<()>>;
     /// Whether the component wrote its own hook for `phase` (`init` always).
     fn writes(&self, phase: Phase) -> bool;
     /// Whether the component wrote its own readiness check.
@@ -326,7 +343,9 @@ impl<T: Service> Hooks for T {
             Phase::Teardown => Box::pin(self.teardown(cx)),
         }
     }
+}
 
+impl<T: Service> ReadinessCheck for T {
     fn ready(&self) -> BoxFuture<'_, Result<()>> {
         Box::pin(Service::ready(self))
     }

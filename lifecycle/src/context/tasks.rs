@@ -1,11 +1,12 @@
 //! Background tasks a component spawns through [`Context::spawn`](crate::Context::spawn):
 //! drain waits for them, a failure begins shutdown, stragglers are aborted.
 
+use crate::context::trigger::Trigger;
+use crate::context::watch::{Handled, Watch};
 use crate::error::Result;
-use crate::report::{ShutdownReason, TaskFailure};
+use crate::report::reason::ShutdownReason;
+use crate::report::TaskFailure;
 use crate::restart::Cause;
-use crate::supervise::{Handled, Watch};
-use crate::trigger::Trigger;
 use futures_util::FutureExt;
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -55,7 +56,10 @@ impl Tasks {
             let error = match AssertUnwindSafe(task).catch_unwind().await {
                 Ok(Ok(())) => None,
                 Ok(Err(e)) => Some(format!("{e:#}")),
-                Err(panic) => Some(format!("panicked: {}", crate::walk::panic_message(&*panic))),
+                Err(panic) => Some(format!(
+                    "panicked: {}",
+                    crate::panic::panic_message(&*panic)
+                )),
             };
             let error = error.filter(|error| {
                 let cause = Cause::TaskFailed {
