@@ -103,7 +103,7 @@ impl Lifecycle {
 /// | `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` | the attribute | one component's deadline, its name upper-snake-cased: `LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT` for `OrdersDb` |
 /// | `LIFECYCLE_REPORT_JSON` | [`report_json`](Builder::report_json) | write [`Report::to_json`] to this path, or `-` for stdout |
 /// | `LIFECYCLE_REPORT_TABLE` | [`print_report`](Builder::print_report) | `0`: no [`Report::table`] on stderr |
-/// | `LIFECYCLE_PID_FILE` | | write the process id there once ready (an upgrade's new copy overwrites it) |
+/// | `LIFECYCLE_PID_FILE` | [`pid_file`](Builder::pid_file) | write the process id there once ready (an upgrade's new copy overwrites it) |
 /// | `LIFECYCLE_PRINT_GRAPH` | [`print_graph`](Builder::print_graph) | `dot`, `mermaid` or `json`: print the graph and exit |
 #[must_use = "a builder does nothing until `run` is awaited"]
 pub struct Builder {
@@ -115,6 +115,7 @@ pub struct Builder {
     trigger: Arc<Trigger>,
     strict_budget: bool,
     report_json: Option<PathBuf>,
+    pid_file: Option<PathBuf>,
     print_report: bool,
     print_graph: Option<GraphFormat>,
     supplies: Supplies,
@@ -143,6 +144,8 @@ struct Resolved {
     strict_budget: bool,
     /// The path (or `-`) and the setting that chose it.
     report_json: Option<(PathBuf, &'static str)>,
+    /// Where to write the process id once ready.
+    pid_file: Option<PathBuf>,
     print_report: bool,
     print_graph: Option<GraphFormat>,
     /// Per component (by graph index): its replacement, if it has one.
@@ -209,6 +212,7 @@ impl Builder {
             trigger: Arc::default(),
             strict_budget: false,
             report_json: None,
+            pid_file: None,
             print_report: true,
             print_graph: None,
             supplies: Supplies::default(),
@@ -266,6 +270,16 @@ impl Builder {
     /// to `path`, or to stdout when `path` is `-` (env `LIFECYCLE_REPORT_JSON`).
     pub fn report_json(mut self, path: impl Into<PathBuf>) -> Self {
         self.report_json = Some(path.into());
+        self
+    }
+
+    /// Writes the process id to `path` once every component has started,
+    /// and removes it at exit if it still names this process (env
+    /// `LIFECYCLE_PID_FILE`). An in-place upgrade's new copy overwrites it,
+    /// so `kill -USR2 $(cat path)` always reaches the serving copy. A path
+    /// whose directory does not exist fails the run before anything starts.
+    pub fn pid_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pid_file = Some(path.into());
         self
     }
 
@@ -551,6 +565,7 @@ impl Builder {
         run.replacements = resolved.replacements;
         run.set_policies(resolved.policies);
         run.faults = resolved.faults;
+        run.pid_file = resolved.pid_file;
         Ok(Prepared {
             run,
             signals,
@@ -589,6 +604,13 @@ impl Builder {
         if let Some((path, setting)) = &report_json {
             check_output(path, setting)?;
         }
+        let pid_file = match env.pid_file {
+            Some(path) => Some((path, settings::PID_FILE)),
+            None => self.pid_file.clone().map(|path| (path, "pid_file")),
+        };
+        if let Some((path, setting)) = &pid_file {
+            check_output(path, setting)?;
+        }
         let mut graph = Graph::build(&self.roots)?;
         graph.apply_settings(source)?;
         let replacements = self.place_replacements(&graph)?;
@@ -601,6 +623,7 @@ impl Builder {
             budget,
             strict_budget: env.strict_budget.unwrap_or(self.strict_budget),
             report_json,
+            pid_file: pid_file.map(|(path, _)| path),
             print_report: env.report_table.unwrap_or(self.print_report),
             print_graph: self.print_graph.or(env.print_graph),
             replacements,
@@ -720,7 +743,7 @@ fn check_output(path: &Path, setting: &str) -> Result<(), RunError> {
         Err(RunError::Config {
             setting: setting.to_owned(),
             reason: format!(
-                "cannot write the report to `{}`: `{}` is not a directory",
+                "cannot write to `{}`: `{}` is not a directory",
                 path.display(),
                 dir.display()
             ),

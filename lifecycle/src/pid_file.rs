@@ -3,7 +3,6 @@
 //! nginx. An upgrade's new copy overwrites it when it takes over; a process
 //! that exits removes it only if it still names that process.
 
-use crate::settings::{ProcessEnv, Source, PID_FILE};
 use std::path::{Path, PathBuf};
 
 /// The pid file this process wrote.
@@ -12,17 +11,18 @@ pub(crate) struct PidFile {
 }
 
 impl PidFile {
-    /// Writes this process's id to the path in `LIFECYCLE_PID_FILE`, if set.
+    /// Writes this process's id to `path` (`LIFECYCLE_PID_FILE` or
+    /// `Builder::pid_file`; its directory was checked before start-up).
     /// A failure is logged, not fatal: the service itself is fine.
-    pub(crate) fn write_from_env() -> Option<PidFile> {
-        let path = PathBuf::from(ProcessEnv.get(PID_FILE)?);
+    pub(crate) fn write(path: &Path) -> Option<PidFile> {
+        let path = path.to_path_buf();
         match write(&path, std::process::id()) {
             Ok(()) => {
                 tracing::debug!(path = %path.display(), "wrote the pid file");
                 Some(PidFile { path })
             }
             Err(error) => {
-                tracing::error!(%error, setting = PID_FILE, path = %path.display(), "cannot write the pid file");
+                tracing::error!(%error, path = %path.display(), "cannot write the pid file");
                 None
             }
         }

@@ -85,6 +85,7 @@ pub(crate) struct EnvSettings {
     pub(crate) deadlines: Timeouts,
     pub(crate) strict_budget: Option<bool>,
     pub(crate) report_json: Option<PathBuf>,
+    pub(crate) pid_file: Option<PathBuf>,
     pub(crate) report_table: Option<bool>,
     pub(crate) print_graph: Option<GraphFormat>,
 }
@@ -96,6 +97,7 @@ impl EnvSettings {
             grace_period: duration(source, GRACE_PERIOD)?,
             strict_budget: flag(source, STRICT_BUDGET)?,
             report_json: source.get(REPORT_JSON).map(PathBuf::from),
+            pid_file: source.get(PID_FILE).map(PathBuf::from),
             report_table: flag(source, REPORT_TABLE)?,
             ..EnvSettings::default()
         };

@@ -77,7 +77,10 @@ pub(crate) async fn run(
         if let Some(successor) = successor {
             successor.ready(&run).await;
         }
-        pid_file = crate::pid_file::PidFile::write_from_env();
+        pid_file = run
+            .pid_file
+            .as_deref()
+            .and_then(crate::pid_file::PidFile::write);
         // Until shutdown begins: failed components with a restart policy are
         // restarted along the graph meanwhile, and SIGUSR2 starts an upgrade.
         #[cfg(all(unix, feature = "upgrade"))]

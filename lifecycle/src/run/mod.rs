@@ -50,6 +50,8 @@ pub(crate) struct Run {
     pub(crate) faults: Vec<Vec<FaultAt>>,
     /// Orders the records: when each hook began and ended.
     pub(crate) steps: Arc<Steps>,
+    /// Where to write the process id once ready (`LIFECYCLE_PID_FILE`).
+    pub(crate) pid_file: Option<std::path::PathBuf>,
 }
 
 /// One component of a run.
@@ -128,6 +130,7 @@ impl Run {
             failures_sender,
             faults: vec![Vec::new(); graph_len],
             steps: Arc::new(Steps::new(graph_len)),
+            pid_file: None,
         }
     }
 
