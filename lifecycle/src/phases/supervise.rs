@@ -27,12 +27,9 @@ struct Intensity {
 
 /// Runs until shutdown begins, restarting what fails.
 pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut Report) {
-    let receiver = run
-        .failures
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    let Some(mut failures) = receiver.filter(|_| run.policies.iter().any(Restart::restarts)) else {
+    let Some(mut failures) =
+        take_failures(run).filter(|_| run.policies.iter().any(Restart::restarts))
+    else {
         run.trigger.begun.cancelled().await;
         return;
     };
@@ -98,14 +95,17 @@ fn unhandled(mut failures: mpsc::UnboundedReceiver<Failure>, report: &mut Report
 /// For a run that never got to supervise (start-up failed or was cut
 /// short): the failures queued meanwhile go into the report.
 pub(crate) fn never_supervised(run: &Run, report: &mut Report) {
-    let receiver = run
-        .failures
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-    if let Some(failures) = receiver {
+    if let Some(failures) = take_failures(run) {
         unhandled(failures, report);
     }
+}
+
+/// The receiving end of the failures, for whichever of the two above runs.
+fn take_failures(run: &Run) -> Option<mpsc::UnboundedReceiver<Failure>> {
+    run.failures
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .take()
 }
 
 /// Acts on one failure of component `i`. `false` once the application is
