@@ -203,10 +203,7 @@ fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record
 }
 
 fn abort_tasks(run: &Run) {
-    for node in run.parts.iter().map(|part| &part.shared) {
-        let aborted = node.tasks.abort_all();
-        if !aborted.is_empty() {
-            tracing::warn!(component = node.name, tasks = ?aborted, "aborted tracked tasks");
-        }
+    for part in run.parts.iter() {
+        part.shared.abort_tasks("");
     }
 }

@@ -56,6 +56,15 @@ impl Shared {
             watch: Arc::default(),
         }
     }
+
+    /// Aborts the tracked tasks still running, with a warning naming them
+    /// and `why` (the run's end, a restart).
+    pub(crate) fn abort_tasks(&self, why: &str) {
+        let aborted = self.tasks.abort_all();
+        if !aborted.is_empty() {
+            tracing::warn!(component = self.name, tasks = ?aborted, "aborted tracked tasks{why}");
+        }
+    }
 }
 
 impl Context {

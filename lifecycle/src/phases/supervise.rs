@@ -219,10 +219,7 @@ async fn restart(
     }
     for j in (0..run.graph.len()).filter(|&j| subgraph[j]) {
         let node = &run.parts[j].shared;
-        let aborted = node.tasks.abort_all();
-        if !aborted.is_empty() {
-            tracing::warn!(component = node.name, tasks = ?aborted, "aborted tracked tasks for a restart");
-        }
+        node.abort_tasks(" for a restart");
         run.parts[j].slot.clear();
         health.replace_check(node.name, None);
         node.gate.reopen();
