@@ -69,18 +69,7 @@ impl Service for Probes {
         let server = Server::new(Router::new()).bind_env("SHOP_HEALTH_ADDR", "127.0.0.1:0")?;
         Ok(Probes { server })
     }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
-    async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.teardown(cx).await
-    }
+    lifecycle::http::server_hooks!(server);
 }
 
 /// Records the shipment of the order in `message`, once per message id. The
