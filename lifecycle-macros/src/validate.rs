@@ -198,25 +198,24 @@ fn restart_error(entry: &RestartEntry, why: &str) -> syn::Error {
         Lit::Str(s) => format!("{:?}", s.value()),
         other => other.to_token_stream().to_string(),
     };
-    let message = match key {
-        RestartKey::Policy => format!(
-            "unknown restart policy {shown} for `restart`{why}; write {}",
-            key.takes()
-        ),
-        _ => {
-            let what = match key {
-                RestartKey::Backoff => "backoff",
-                RestartKey::Jitter => "jitter",
-                RestartKey::Intensity => "intensity",
-                RestartKey::Policy | RestartKey::WhenNotReadyFor => "duration",
-            };
-            format!(
-                "malformed {what} {shown} for `{}`: {why}; write {}",
-                key.key(),
+    let what = match key {
+        RestartKey::Policy => {
+            let message = format!(
+                "unknown restart policy {shown} for `restart`{why}; write {}",
                 key.takes()
-            )
+            );
+            return syn::Error::new(entry.value.span(), message);
         }
+        RestartKey::Backoff => "backoff",
+        RestartKey::Jitter => "jitter",
+        RestartKey::Intensity => "intensity",
+        RestartKey::WhenNotReadyFor => "duration",
     };
+    let message = format!(
+        "malformed {what} {shown} for `{}`: {why}; write {}",
+        key.key(),
+        key.takes()
+    );
     syn::Error::new(entry.value.span(), message)
 }
 
