@@ -433,15 +433,17 @@ fn graph_format_parses_from_flags() {
 // --- in a real process ------------------------------------------------------
 
 #[test]
-fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
+fn after_ctrl_c_the_table_is_on_stderr_and_the_json_and_gantt_in_their_files() {
     let dir = temp_dir("report");
     let path = dir.join("report.json");
+    let gantt_path = dir.join("shutdown.mmd");
     let mut ops = Process::start(
         "ops",
         &[
             ("OPS_WORKERS", "2"),
             ("OPS_JOB_MS", "3000"),
             ("LIFECYCLE_REPORT_JSON", path.to_str().unwrap()),
+            ("LIFECYCLE_REPORT_GANTT", gantt_path.to_str().unwrap()),
         ],
     );
     ops.wait_for("ready components=", Duration::from_secs(20));
@@ -523,13 +525,8 @@ fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
         "{drain}"
     );
 
-    // And the gantt tool draws it.
-    let gantt = std::process::Command::new(lifecycle_suite::example_path("gantt"))
-        .arg(&path)
-        .output()
-        .expect("run the gantt example");
-    assert!(gantt.status.success());
-    let gantt = String::from_utf8(gantt.stdout).unwrap();
+    // And the gantt chart, in its own file.
+    let gantt = std::fs::read_to_string(&gantt_path).expect("the gantt chart was written");
     assert!(
         gantt.starts_with("gantt\n    title shutdown after SIGINT, clean, took "),
         "{gantt}"
@@ -552,25 +549,43 @@ fn after_ctrl_c_the_table_is_on_stderr_and_the_json_in_the_file() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn the_gantt_tool_draws_the_chart_the_report_draws() {
-    let report = stubborn_report().await;
-    let dir = temp_dir("gantt");
-    let path = dir.join("report.json");
-    std::fs::write(&path, report.to_json()).unwrap();
-    let output = std::process::Command::new(lifecycle_suite::example_path("gantt"))
-        .arg(&path)
-        .output()
-        .expect("run the gantt example");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+async fn report_files_hold_the_renderings_the_report_draws() {
+    let dir = temp_dir("files");
+    let (json, gantt) = (dir.join("report.json"), dir.join("shutdown.mmd"));
+    let report = Lifecycle::builder()
+        .only::<Front>()
+        .handle_signals(false)
+        .print_report(false)
+        .report_json(&json)
+        .report_gantt(&gantt)
+        .shutdown_on(tokio::time::sleep(Duration::from_millis(10)))
+        .run_with_report()
+        .await
+        .expect("runs");
+    assert_eq!(std::fs::read_to_string(&json).unwrap(), report.to_json());
     assert_eq!(
-        String::from_utf8(output.stdout).unwrap(),
+        std::fs::read_to_string(&gantt).unwrap(),
         report.to_mermaid_gantt()
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_report_file_in_a_missing_directory_fails_start_up_naming_the_setting() {
+    let error = Lifecycle::builder()
+        .only::<Front>()
+        .handle_signals(false)
+        .print_report(false)
+        .report_gantt("/nonexistent-lifecycle-dir/shutdown.mmd")
+        .shutdown_on(std::future::pending())
+        .run_with_report()
+        .await
+        .expect_err("refused before anything starts");
+    let error = error.to_string();
+    assert!(
+        error.contains("report_gantt") && error.contains("/nonexistent-lifecycle-dir"),
+        "{error}"
+    );
 }
 
 fn temp_dir(what: &str) -> std::path::PathBuf {

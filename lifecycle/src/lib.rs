@@ -321,7 +321,7 @@ mod builder;
 mod running;
 
 pub use builder::{Builder, Lifecycle};
-pub use component::{Component, DependsOn, Service, Timeouts};
+pub use component::{Component, DependsOn, Service};
 pub use config::ConfigError;
 pub use graph::budget::{Budget, DEFAULT_GRACE_PERIOD};
 // Here as well as in `__private`, so that rustc's messages name it
@@ -337,7 +337,7 @@ pub use context::Context;
 pub use error::{BoxError, Error, Result};
 /// `#[derive(Component)]`: registers a type as a component. See the crate docs.
 pub use lifecycle_macros::Component;
-pub use phase::{Deadlines, Phase};
+pub use phase::{Deadlines, PerPhase, Phase, Timeouts};
 pub use report::reason::ShutdownReason;
 pub use report::run_error::RunError;
 pub use report::{Failures, HookError, Outcome, Record, Report, Restarted, Table, TaskFailure};
@@ -350,8 +350,9 @@ pub use settings::GraphFormat;
 pub mod __private {
     pub use crate::component::cycle::{cycle, cycle_message, Link, Node};
     pub use crate::component::{
-        deeper, depth, Component, ComponentGraph, Dependency, DependsOn, Registration, Timeouts,
+        deeper, depth, Component, ComponentGraph, Dependency, DependsOn, Registration,
     };
+    pub use crate::phase::Timeouts;
     pub use crate::restart::Restart;
     pub use core::any::TypeId;
     pub use core::concat;

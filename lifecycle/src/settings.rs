@@ -9,8 +9,7 @@
 //! values count as unset. A value that does not parse fails the run at
 //! start-up with [`RunError::Config`] naming the variable.
 
-use crate::component::Timeouts;
-use crate::phase::Phase;
+use crate::phase::{PerPhase, Timeouts};
 use crate::report::run_error::RunError;
 use std::path::PathBuf;
 use std::str::FromStr;
@@ -24,6 +23,8 @@ pub(crate) const GRACE_PERIOD: &str = "LIFECYCLE_GRACE_PERIOD";
 pub(crate) const STRICT_BUDGET: &str = "LIFECYCLE_STRICT_BUDGET";
 /// Where to write the JSON report: a path, or `-` for stdout.
 pub(crate) const REPORT_JSON: &str = "LIFECYCLE_REPORT_JSON";
+/// Where to write the shutdown's gantt chart: a path, or `-` for stdout.
+pub(crate) const REPORT_GANTT: &str = "LIFECYCLE_REPORT_GANTT";
 /// `0`/`false` turns off the report table on stderr.
 pub(crate) const REPORT_TABLE: &str = "LIFECYCLE_REPORT_TABLE";
 /// `dot`, `mermaid` or `json`: print the graph and exit, starting nothing.
@@ -31,13 +32,14 @@ pub(crate) const PRINT_GRAPH: &str = "LIFECYCLE_PRINT_GRAPH";
 /// Where to write the process id once ready (read by `pid_file.rs`).
 pub(crate) const PID_FILE: &str = "LIFECYCLE_PID_FILE";
 
-/// The phases that have a deadline setting, with their setting's stem.
-pub(crate) const DEADLINES: [(Phase, &str); 4] = [
-    (Phase::Start, "START_TIMEOUT"),
-    (Phase::StopIntake, "STOP_INTAKE_TIMEOUT"),
-    (Phase::Drain, "DRAIN_TIMEOUT"),
-    (Phase::Teardown, "TEARDOWN_TIMEOUT"),
-];
+/// The stem of each deadline's setting: `LIFECYCLE_DRAIN_TIMEOUT`,
+/// `LIFECYCLE_<COMPONENT>_DRAIN_TIMEOUT`.
+const DEADLINE_STEMS: PerPhase<&str> = PerPhase {
+    start: "START_TIMEOUT",
+    stop_intake: "STOP_INTAKE_TIMEOUT",
+    drain: "DRAIN_TIMEOUT",
+    teardown: "TEARDOWN_TIMEOUT",
+};
 
 /// Where settings come from: the process environment, or a map in tests.
 pub(crate) trait Source {
@@ -85,6 +87,7 @@ pub(crate) struct EnvSettings {
     pub(crate) deadlines: Timeouts,
     pub(crate) strict_budget: Option<bool>,
     pub(crate) report_json: Option<PathBuf>,
+    pub(crate) report_gantt: Option<PathBuf>,
     pub(crate) pid_file: Option<PathBuf>,
     pub(crate) report_table: Option<bool>,
     pub(crate) print_graph: Option<GraphFormat>,
@@ -97,13 +100,13 @@ impl EnvSettings {
             grace_period: duration(source, GRACE_PERIOD)?,
             strict_budget: flag(source, STRICT_BUDGET)?,
             report_json: source.get(REPORT_JSON).map(PathBuf::from),
+            report_gantt: source.get(REPORT_GANTT).map(PathBuf::from),
             pid_file: source.get(PID_FILE).map(PathBuf::from),
             report_table: flag(source, REPORT_TABLE)?,
             ..EnvSettings::default()
         };
-        for (phase, stem) in DEADLINES {
-            let value = duration(source, &format!("{PREFIX}{stem}"))?;
-            settings.deadlines.set(phase, value);
+        for (phase, stem) in DEADLINE_STEMS.iter() {
+            settings.deadlines[phase] = duration(source, &format!("{PREFIX}{stem}"))?;
         }
         if let Some(format) = source.get(PRINT_GRAPH) {
             let format = format.parse().map_err(|error| match error {
@@ -122,9 +125,8 @@ pub(crate) fn component_timeouts(
     component: &str,
 ) -> Result<Timeouts, RunError> {
     let mut timeouts = Timeouts::default();
-    for (phase, stem) in DEADLINES {
-        let value = duration(source, &component_setting(component, stem))?;
-        timeouts.set(phase, value);
+    for (phase, stem) in DEADLINE_STEMS.iter() {
+        timeouts[phase] = duration(source, &component_setting(component, stem))?;
     }
     Ok(timeouts)
 }
@@ -141,7 +143,7 @@ pub(crate) fn component_setting(component: &str, stem: &str) -> String {
 pub(crate) fn any_component_deadline_set(source: &dyn Source) -> bool {
     source.names().iter().any(|name| {
         name.ends_with("_TIMEOUT")
-            && !DEADLINES
+            && !DEADLINE_STEMS
                 .iter()
                 .any(|(_, stem)| name.strip_prefix(PREFIX) == Some(stem))
     })
@@ -153,13 +155,13 @@ pub(crate) fn unknown_deadline_settings<'a>(
     source: &dyn Source,
     components: impl Iterator<Item = &'a str>,
 ) -> Vec<String> {
-    let mut known: Vec<String> = DEADLINES
+    let mut known: Vec<String> = DEADLINE_STEMS
         .iter()
         .map(|(_, stem)| format!("{PREFIX}{stem}"))
         .collect();
     for component in components {
         known.extend(
-            DEADLINES
+            DEADLINE_STEMS
                 .iter()
                 .map(|(_, stem)| component_setting(component, stem)),
         );

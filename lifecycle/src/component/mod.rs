@@ -10,7 +10,7 @@ use crate::component::deps::{DepStore, Deps};
 use crate::context::health::ReadinessCheck;
 use crate::context::Context;
 use crate::error::Result;
-use crate::phase::Phase;
+use crate::phase::{Phase, Timeouts};
 use crate::restart::Restart;
 use futures_util::future::BoxFuture;
 use std::any::{Any, TypeId};
@@ -18,7 +18,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{self, Poll};
-use std::time::Duration;
 
 /// The behaviour of a component: how it is built and what it does in each phase.
 ///
@@ -146,41 +145,6 @@ pub trait DependsOn<T: ?Sized> {
     /// `T`'s depth.
     #[doc(hidden)]
     const DEPTH: usize;
-}
-
-/// Per-component deadline overrides; `None` means the builder's default.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Timeouts {
-    /// `init` and `start` together.
-    pub start: Option<Duration>,
-    /// The `stop_intake` hook.
-    pub stop_intake: Option<Duration>,
-    /// The `drain` hook plus waiting for in-flight work and tracked tasks.
-    pub drain: Option<Duration>,
-    /// The `teardown` hook.
-    pub teardown: Option<Duration>,
-}
-
-impl Timeouts {
-    /// The override for `phase` (`init` shares `start`'s).
-    pub fn get(&self, phase: Phase) -> Option<Duration> {
-        let mut copy = *self;
-        *copy.fields()[phase.deadline_index()]
-    }
-
-    pub(crate) fn set(&mut self, phase: Phase, value: Option<Duration>) {
-        *self.fields()[phase.deadline_index()] = value;
-    }
-
-    /// The fields in [`Phase::deadline_index`] order.
-    fn fields(&mut self) -> [&mut Option<Duration>; 4] {
-        [
-            &mut self.start,
-            &mut self.stop_intake,
-            &mut self.drain,
-            &mut self.teardown,
-        ]
-    }
 }
 
 /// A dependency edge, as the derive records it.

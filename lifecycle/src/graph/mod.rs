@@ -4,8 +4,8 @@ pub(crate) mod budget;
 pub(crate) mod picture;
 pub(crate) mod walk;
 
-use crate::component::{registered, Registration, Timeouts};
-use crate::phase::{Deadlines, Phase};
+use crate::component::{registered, Registration};
+use crate::phase::{Deadlines, Phase, Timeouts};
 use crate::report::run_error::RunError;
 use crate::settings::{self, Source};
 use std::any::TypeId;
@@ -139,16 +139,7 @@ impl Graph {
         }
         for node in &mut self.nodes {
             let from_env = settings::component_timeouts(source, node.name())?;
-            for phase in [
-                Phase::Start,
-                Phase::StopIntake,
-                Phase::Drain,
-                Phase::Teardown,
-            ] {
-                if let Some(value) = from_env.get(phase) {
-                    node.timeouts.set(phase, Some(value));
-                }
-            }
+            node.timeouts = from_env.zip(node.timeouts, Option::or);
         }
         for name in settings::unknown_deadline_settings(source, registered().map(|r| r.name)) {
             tracing::warn!(setting = %name, "deadline setting names no registered component; it is ignored");

@@ -17,13 +17,6 @@ pub(crate) struct Picture<'a> {
     pub(crate) budget: &'a Budget,
 }
 
-const PHASES: [Phase; 4] = [
-    Phase::Start,
-    Phase::StopIntake,
-    Phase::Drain,
-    Phase::Teardown,
-];
-
 impl Picture<'_> {
     pub(crate) fn render(&self, format: GraphFormat) -> String {
         match format {
@@ -50,7 +43,7 @@ impl Picture<'_> {
     /// component's own deadline (attribute or environment).
     fn deadlines(&self, i: usize) -> String {
         let node = &self.graph.nodes[i];
-        PHASES
+        Deadlines::PHASES
             .iter()
             .map(|&phase| {
                 let own = if node.timeouts.get(phase).is_some() {
@@ -133,7 +126,7 @@ impl Picture<'_> {
     fn json(&self) -> String {
         let ms = |d: std::time::Duration| Value::Int(d.as_millis());
         let deadlines = |deadline: &dyn Fn(Phase) -> std::time::Duration| {
-            json::object(PHASES.map(|p| (p.as_str(), ms(deadline(p)))))
+            json::object(Deadlines::PHASES.map(|p| (p.as_str(), ms(deadline(p)))))
         };
         let components = self.graph.nodes.iter().map(|node| {
             let depends_on = node

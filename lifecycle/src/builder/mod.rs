@@ -1,4 +1,10 @@
-//! [`Lifecycle`]: the entry point, and its [`Builder`].
+//! [`Lifecycle`]: the entry point, and its [`Builder`]: the options here,
+//! how they meet the environment in [`resolve`], how a run is made ready
+//! and its report written out in [`prepare`] and [`output`].
+
+mod output;
+mod prepare;
+mod resolve;
 
 use crate::component::supply::Supplies;
 use crate::component::{Component, Instance};
@@ -6,24 +12,17 @@ use crate::context::health::Health;
 use crate::context::trigger::{ShutdownHandle, Trigger};
 use crate::error::Result;
 use crate::graph::budget::{Budget, DEFAULT_GRACE_PERIOD};
-use crate::graph::picture::Picture;
-use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
 use crate::report::run_error::RunError;
 use crate::report::Report;
 use crate::restart::Restart;
-use crate::run::events::Events;
-use crate::run::signal::Signals;
-use crate::run::Run;
 use crate::running::Running;
-use crate::settings::{self, EnvSettings, GraphFormat, NoEnv, ProcessEnv, Source};
-use crate::shutdown::{self};
+use crate::settings::GraphFormat;
 use crate::testing::FaultAt;
 use futures_util::future::BoxFuture;
 use std::any::TypeId;
 use std::future::Future;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -102,6 +101,7 @@ impl Lifecycle {
 /// | `LIFECYCLE_TEARDOWN_TIMEOUT` | [`teardown_timeout`](Builder::teardown_timeout) | default teardown deadline |
 /// | `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` | the attribute | one component's deadline, its name upper-snake-cased: `LIFECYCLE_ORDERS_DB_DRAIN_TIMEOUT` for `OrdersDb` |
 /// | `LIFECYCLE_REPORT_JSON` | [`report_json`](Builder::report_json) | write [`Report::to_json`] to this path, or `-` for stdout |
+/// | `LIFECYCLE_REPORT_GANTT` | [`report_gantt`](Builder::report_gantt) | write [`Report::to_mermaid_gantt`] to this path, or `-` for stdout |
 /// | `LIFECYCLE_REPORT_TABLE` | [`print_report`](Builder::print_report) | `0`: no [`Report::table`] on stderr |
 /// | `LIFECYCLE_PID_FILE` | [`pid_file`](Builder::pid_file) | write the process id there once ready (an upgrade's new copy overwrites it) |
 /// | `LIFECYCLE_PRINT_GRAPH` | [`print_graph`](Builder::print_graph) | `dot`, `mermaid` or `json`: print the graph and exit |
@@ -115,6 +115,7 @@ pub struct Builder {
     trigger: Arc<Trigger>,
     strict_budget: bool,
     report_json: Option<PathBuf>,
+    report_gantt: Option<PathBuf>,
     pid_file: Option<PathBuf>,
     print_report: bool,
     print_graph: Option<GraphFormat>,
@@ -135,36 +136,6 @@ struct Replacement {
     instance: Instance,
 }
 
-/// The builder's choices with the environment's on top, and the graph they
-/// apply to: everything a run needs before it starts.
-struct Resolved {
-    graph: Graph,
-    deadlines: Deadlines,
-    budget: Budget,
-    strict_budget: bool,
-    /// The path (or `-`) and the setting that chose it.
-    report_json: Option<(PathBuf, &'static str)>,
-    /// Where to write the process id once ready.
-    pid_file: Option<PathBuf>,
-    print_report: bool,
-    print_graph: Option<GraphFormat>,
-    /// Per component (by graph index): its replacement, if it has one.
-    replacements: Vec<Option<Instance>>,
-    /// Per component (by graph index): its restart policy.
-    policies: Vec<Restart>,
-    /// Per component (by graph index): its injected faults.
-    faults: Vec<Vec<FaultAt>>,
-}
-
-/// A run ready to go: resolved, checked, signal handlers installed.
-struct Prepared {
-    run: Run,
-    signals: Option<Signals>,
-    triggers: Vec<BoxFuture<'static, ()>>,
-    print_report: bool,
-    report_json: Option<(PathBuf, &'static str)>,
-}
-
 impl Default for Builder {
     fn default() -> Self {
         Builder::new()
@@ -180,6 +151,7 @@ impl std::fmt::Debug for Builder {
             .field("signals", &self.signals)
             .field("strict_budget", &self.strict_budget)
             .field("report_json", &self.report_json)
+            .field("report_gantt", &self.report_gantt)
             .field("print_report", &self.print_report)
             .field("print_graph", &self.print_graph)
             .field(
@@ -212,6 +184,7 @@ impl Builder {
             trigger: Arc::default(),
             strict_budget: false,
             report_json: None,
+            report_gantt: None,
             pid_file: None,
             print_report: true,
             print_graph: None,
@@ -246,7 +219,7 @@ impl Builder {
 
     /// Default deadline for `phase` (`Init` and `Start` share one).
     pub fn timeout(mut self, phase: Phase, deadline: Duration) -> Self {
-        self.deadlines.set(phase, deadline);
+        self.deadlines[phase] = deadline;
         self
     }
 
@@ -270,6 +243,14 @@ impl Builder {
     /// to `path`, or to stdout when `path` is `-` (env `LIFECYCLE_REPORT_JSON`).
     pub fn report_json(mut self, path: impl Into<PathBuf>) -> Self {
         self.report_json = Some(path.into());
+        self
+    }
+
+    /// Writes the shutdown as a Mermaid gantt chart
+    /// ([`Report::to_mermaid_gantt`]) at the end of the run, to `path`, or
+    /// to stdout when `path` is `-` (env `LIFECYCLE_REPORT_GANTT`).
+    pub fn report_gantt(mut self, path: impl Into<PathBuf>) -> Self {
+        self.report_gantt = Some(path.into());
         self
     }
 
@@ -531,240 +512,5 @@ impl Builder {
         let running = Running::new(&prepared.run);
         let task = tokio::spawn(prepared.run());
         running.until_ready(is_ready, task).await
-    }
-
-    /// Resolves the configuration, checks it, installs the signal handlers:
-    /// everything before the first component's code runs.
-    fn prepare(self) -> Result<Prepared, RunError> {
-        let resolved = self.resolve(self.environment())?;
-        if let Some(format) = resolved.print_graph {
-            let mut stdout = std::io::stdout().lock();
-            let _ = stdout.write_all(resolved.picture(format).as_bytes());
-            let _ = stdout.flush();
-            std::process::exit(0);
-        }
-        resolved.budget.check(resolved.strict_budget)?;
-        // Installed before any component's code runs.
-        let signals = if self.signals {
-            Some(Signals::install(self.upgrade).map_err(RunError::Signals)?)
-        } else {
-            None
-        };
-        // The new copy of an in-place upgrade stays quiet until it took over.
-        #[cfg(all(unix, feature = "upgrade"))]
-        let quiet = crate::upgrade::is_successor();
-        #[cfg(not(all(unix, feature = "upgrade")))]
-        let quiet = false;
-        let mut run = Run::new(
-            resolved.graph,
-            resolved.deadlines,
-            self.trigger,
-            Events::new(quiet),
-        );
-        run.supplies = Arc::new(self.supplies);
-        run.replacements = resolved.replacements;
-        run.set_policies(resolved.policies);
-        run.faults = resolved.faults;
-        run.pid_file = resolved.pid_file;
-        Ok(Prepared {
-            run,
-            signals,
-            triggers: self.triggers,
-            print_report: resolved.print_report,
-            report_json: resolved.report_json,
-        })
-    }
-
-    /// Where `LIFECYCLE_*` settings come from: the process environment,
-    /// unless the run is hermetic.
-    fn environment(&self) -> &'static dyn Source {
-        if self.hermetic {
-            &NoEnv
-        } else {
-            &ProcessEnv
-        }
-    }
-
-    /// The builder's settings, the environment's on top, checked; and the
-    /// graph with each component's own deadlines.
-    fn resolve(&self, source: &dyn Source) -> Result<Resolved, RunError> {
-        self.check()?;
-        let env = EnvSettings::read(source)?;
-        let mut deadlines = self.deadlines;
-        for (phase, _) in settings::DEADLINES {
-            if let Some(value) = env.deadlines.get(phase) {
-                deadlines.set(phase, value);
-            }
-        }
-        let grace_period = env.grace_period.unwrap_or(self.grace_period);
-        let report_json = match env.report_json {
-            Some(path) => Some((path, settings::REPORT_JSON)),
-            None => self.report_json.clone().map(|path| (path, "report_json")),
-        };
-        if let Some((path, setting)) = &report_json {
-            check_output(path, setting)?;
-        }
-        let pid_file = match env.pid_file {
-            Some(path) => Some((path, settings::PID_FILE)),
-            None => self.pid_file.clone().map(|path| (path, "pid_file")),
-        };
-        if let Some((path, setting)) = &pid_file {
-            check_output(path, setting)?;
-        }
-        let mut graph = Graph::build(&self.roots)?;
-        graph.apply_settings(source)?;
-        let replacements = self.place_replacements(&graph)?;
-        let policies = self.place_policies(&graph)?;
-        let faults = self.place_faults(&graph)?;
-        let budget = Budget::of(&graph, &deadlines, grace_period);
-        Ok(Resolved {
-            graph,
-            deadlines,
-            budget,
-            strict_budget: env.strict_budget.unwrap_or(self.strict_budget),
-            report_json,
-            pid_file: pid_file.map(|(path, _)| path),
-            print_report: env.report_table.unwrap_or(self.print_report),
-            print_graph: self.print_graph.or(env.print_graph),
-            replacements,
-            policies,
-            faults,
-        })
-    }
-
-    /// Each injected fault at its component's place in `graph`.
-    fn place_faults(&self, graph: &Graph) -> Result<Vec<Vec<FaultAt>>, RunError> {
-        let mut placed = vec![Vec::new(); graph.len()];
-        for (type_id, name, at) in &self.faults {
-            let i = graph
-                .index_of(*type_id)
-                .ok_or_else(|| not_in_run("fault", name))?;
-            placed[i].push(*at);
-        }
-        Ok(placed)
-    }
-
-    /// Each replacement at its component's place in `graph`; one for a
-    /// component outside the run is a mistake worth stopping for.
-    fn place_replacements(&self, graph: &Graph) -> Result<Vec<Option<Instance>>, RunError> {
-        let mut placed: Vec<Option<Instance>> = (0..graph.len()).map(|_| None).collect();
-        for replacement in &self.replacements {
-            let i = graph
-                .index_of(replacement.type_id)
-                .ok_or_else(|| not_in_run("replace", replacement.name))?;
-            placed[i] = Some(replacement.instance.clone());
-        }
-        Ok(placed)
-    }
-
-    /// Each restart policy at its component's place in `graph`: the
-    /// builder's, else the component's attribute's.
-    fn place_policies(&self, graph: &Graph) -> Result<Vec<Restart>, RunError> {
-        let mut placed: Vec<Restart> = graph.nodes.iter().map(|n| n.registration.restart).collect();
-        for &(type_id, name, policy) in &self.restarts {
-            let Some(i) = graph.index_of(type_id) else {
-                return Err(RunError::Config {
-                    setting: "restart".to_owned(),
-                    reason: format!("`{name}` is not part of this run (see `Builder::only`)"),
-                });
-            };
-            placed[i] = policy;
-        }
-        Ok(placed)
-    }
-
-    fn check(&self) -> Result<(), RunError> {
-        let settings = [
-            ("start_timeout", self.deadlines.start),
-            ("stop_intake_timeout", self.deadlines.stop_intake),
-            ("drain_timeout", self.deadlines.drain),
-            ("teardown_timeout", self.deadlines.teardown),
-            ("grace_period", self.grace_period),
-        ];
-        match settings.iter().find(|(_, value)| value.is_zero()) {
-            Some((setting, _)) => Err(RunError::Config {
-                setting: (*setting).to_owned(),
-                reason: "must be longer than zero".to_owned(),
-            }),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Prepared {
-    /// Runs to the end, then prints and writes the report as configured.
-    async fn run(self) -> Report {
-        let report = shutdown::run(self.run, self.signals, self.triggers).await;
-        if self.print_report {
-            eprint!("{}", report.table());
-        }
-        if let Some((path, setting)) = &self.report_json {
-            write_json(&report, path, setting);
-        }
-        report
-    }
-}
-
-impl Resolved {
-    fn picture(&self, format: GraphFormat) -> String {
-        let picture = Picture {
-            graph: &self.graph,
-            defaults: &self.deadlines,
-            budget: &self.budget,
-        };
-        picture.render(format)
-    }
-}
-
-/// A replacement or fault for a component outside the run: a mistake that
-/// would otherwise do nothing, silently.
-fn not_in_run(setting: &str, component: &str) -> RunError {
-    RunError::Config {
-        setting: setting.to_owned(),
-        reason: format!(
-            "`{component}` is not part of this run (see `Builder::only`), so this would never be used"
-        ),
-    }
-}
-
-/// Refuses, before anything starts, a report path whose directory does not
-/// exist: finding out after the shutdown would lose the report.
-fn check_output(path: &Path, setting: &str) -> Result<(), RunError> {
-    if path.as_os_str() == "-" {
-        return Ok(());
-    }
-    let dir = match path.parent() {
-        Some(dir) if !dir.as_os_str().is_empty() => dir,
-        _ => Path::new("."),
-    };
-    if dir.is_dir() {
-        Ok(())
-    } else {
-        Err(RunError::Config {
-            setting: setting.to_owned(),
-            reason: format!(
-                "cannot write to `{}`: `{}` is not a directory",
-                path.display(),
-                dir.display()
-            ),
-        })
-    }
-}
-
-fn write_json(report: &Report, path: &Path, setting: &str) {
-    let json = report.to_json();
-    let written = if path.as_os_str() == "-" {
-        let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(json.as_bytes())
-            .and_then(|()| stdout.flush())
-    } else {
-        std::fs::write(path, json)
-    };
-    match written {
-        Ok(()) => tracing::debug!(path = %path.display(), "wrote the JSON report"),
-        Err(error) => {
-            tracing::error!(%error, setting, path = %path.display(), "cannot write the JSON report")
-        }
     }
 }
