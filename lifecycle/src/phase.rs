@@ -73,7 +73,9 @@ impl<T> PerPhase<T> {
 
     /// Each phase of [`PHASES`](Self::PHASES) with its value.
     pub fn iter(&self) -> impl Iterator<Item = (Phase, &T)> {
-        Self::PHASES.into_iter().map(move |phase| (phase, &self[phase]))
+        Self::PHASES
+            .into_iter()
+            .map(move |phase| (phase, &self[phase]))
     }
 
     /// The table of `f` applied to each pair of values, this table's and

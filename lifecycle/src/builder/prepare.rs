@@ -44,14 +44,12 @@ impl Builder {
         let quiet = false;
         let mut run = Run::new(
             resolved.graph,
+            resolved.setups,
             resolved.deadlines,
             self.trigger,
             Events::new(quiet),
         );
         run.supplies = Arc::new(self.supplies);
-        run.replacements = resolved.replacements;
-        run.set_policies(resolved.policies);
-        run.faults = resolved.faults;
         run.pid_file = resolved.pid_file;
         Ok(Prepared {
             run,

@@ -3,16 +3,15 @@
 
 use crate::builder::output::{check_output, Rendering, ReportFile};
 use crate::builder::Builder;
-use crate::component::Instance;
 use crate::error::Result;
 use crate::graph::budget::Budget;
 use crate::graph::picture::Picture;
 use crate::graph::Graph;
 use crate::phase::Deadlines;
 use crate::report::run_error::RunError;
-use crate::restart::Restart;
+use crate::run::Setup;
 use crate::settings::{self, EnvSettings, GraphFormat, NoEnv, ProcessEnv, Source};
-use crate::testing::FaultAt;
+use std::any::TypeId;
 use std::path::PathBuf;
 
 /// The builder's choices with the environment's on top, and the graph they
@@ -28,12 +27,8 @@ pub(super) struct Resolved {
     pub(super) pid_file: Option<PathBuf>,
     pub(super) print_report: bool,
     pub(super) print_graph: Option<GraphFormat>,
-    /// Per component (by graph index): its replacement, if it has one.
-    pub(super) replacements: Vec<Option<Instance>>,
-    /// Per component (by graph index): its restart policy.
-    pub(super) policies: Vec<Restart>,
-    /// Per component (by graph index): its injected faults.
-    pub(super) faults: Vec<Vec<FaultAt>>,
+    /// Per component (by graph index): what the builder fixed for it.
+    pub(super) setups: Vec<Setup>,
 }
 
 impl Builder {
@@ -55,21 +50,35 @@ impl Builder {
         let deadlines = env.deadlines.zip(self.deadlines, Option::unwrap_or);
         let grace_period = env.grace_period.unwrap_or(self.grace_period);
         let report_files = [
-            (env.report_json, settings::REPORT_JSON, &self.report_json, "report_json", Rendering::Json),
-            (env.report_gantt, settings::REPORT_GANTT, &self.report_gantt, "report_gantt", Rendering::Gantt),
+            (
+                env.report_json,
+                settings::REPORT_JSON,
+                &self.report_json,
+                "report_json",
+                Rendering::Json,
+            ),
+            (
+                env.report_gantt,
+                settings::REPORT_GANTT,
+                &self.report_gantt,
+                "report_gantt",
+                Rendering::Gantt,
+            ),
         ];
         let mut outputs = Vec::new();
         for (env, env_setting, own, own_setting, rendering) in report_files {
             if let Some((path, setting)) = chosen(env, env_setting, own, own_setting)? {
-                outputs.push(ReportFile { path, rendering, setting });
+                outputs.push(ReportFile {
+                    path,
+                    rendering,
+                    setting,
+                });
             }
         }
         let pid_file = chosen(env.pid_file, settings::PID_FILE, &self.pid_file, "pid_file")?;
         let mut graph = Graph::build(&self.roots)?;
         graph.apply_settings(source)?;
-        let replacements = self.place_replacements(&graph)?;
-        let policies = self.place_policies(&graph)?;
-        let faults = self.place_faults(&graph)?;
+        let setups = self.setups(&graph)?;
         let budget = Budget::of(&graph, &deadlines, grace_period);
         Ok(Resolved {
             graph,
@@ -80,48 +89,38 @@ impl Builder {
             pid_file: pid_file.map(|(path, _)| path),
             print_report: env.report_table.unwrap_or(self.print_report),
             print_graph: self.print_graph.or(env.print_graph),
-            replacements,
-            policies,
-            faults,
+            setups,
         })
     }
 
-    /// Each injected fault at its component's place in `graph`.
-    fn place_faults(&self, graph: &Graph) -> Result<Vec<Vec<FaultAt>>, RunError> {
-        let mut placed = vec![Vec::new(); graph.len()];
-        for (type_id, name, at) in &self.faults {
-            let i = graph
-                .index_of(*type_id)
-                .ok_or_else(|| not_in_run("fault", name))?;
-            placed[i].push(*at);
-        }
-        Ok(placed)
-    }
-
-    /// Each replacement at its component's place in `graph`; one for a
-    /// component outside the run is a mistake worth stopping for.
-    fn place_replacements(&self, graph: &Graph) -> Result<Vec<Option<Instance>>, RunError> {
-        let mut placed: Vec<Option<Instance>> = (0..graph.len()).map(|_| None).collect();
-        for replacement in &self.replacements {
-            let i = graph
-                .index_of(replacement.type_id)
-                .ok_or_else(|| not_in_run("replace", replacement.name))?;
-            placed[i] = Some(replacement.instance.clone());
-        }
-        Ok(placed)
-    }
-
-    /// Each restart policy at its component's place in `graph`: the
-    /// builder's, else the component's attribute's.
-    fn place_policies(&self, graph: &Graph) -> Result<Vec<Restart>, RunError> {
-        let mut placed: Vec<Restart> = graph.nodes.iter().map(|n| n.registration.restart).collect();
-        for &(type_id, name, policy) in &self.restarts {
-            let i = graph
+    /// Each component's setup, by graph index: its replacement, restart
+    /// policy (the builder's, else its attribute's) and injected faults. One
+    /// for a component outside the run is a mistake worth stopping for.
+    fn setups(&self, graph: &Graph) -> Result<Vec<Setup>, RunError> {
+        let mut setups: Vec<Setup> = graph
+            .nodes
+            .iter()
+            .map(|n| Setup {
+                replacement: None,
+                policy: n.registration.restart,
+                faults: Vec::new(),
+            })
+            .collect();
+        let place = |type_id: TypeId, name: &str, setting: &str| {
+            graph
                 .index_of(type_id)
-                .ok_or_else(|| not_in_run("restart", name))?;
-            placed[i] = policy;
+                .ok_or_else(|| not_in_run(setting, name))
+        };
+        for r in &self.replacements {
+            setups[place(r.type_id, r.name, "replace")?].replacement = Some(r.instance.clone());
         }
-        Ok(placed)
+        for &(type_id, name, policy) in &self.restarts {
+            setups[place(type_id, name, "restart")?].policy = policy;
+        }
+        for &(type_id, name, at) in &self.faults {
+            setups[place(type_id, name, "fault")?].faults.push(at);
+        }
+        Ok(setups)
     }
 
     /// Refuses a zero deadline or grace period, naming the builder method.

@@ -95,8 +95,8 @@ pub(crate) fn start_one(
     let limit = node.deadline(Phase::Start, &run.deadlines);
     let shared = run.parts[i].shared.clone();
     let parts = run.parts.clone();
-    let replacement = run.replacements[i].clone();
-    let faults = run.faults[i].clone();
+    let replacement = run.parts[i].setup.replacement.clone();
+    let faults = run.parts[i].setup.faults.clone();
     let steps = run.steps.clone();
     let mut store = DepStore::new(run.supplies.clone());
     for &d in &node.dependencies {

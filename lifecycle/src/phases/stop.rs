@@ -52,7 +52,7 @@ fn hook(
     phase_began: Instant,
     shutdown_began: Instant,
 ) -> Job<Record, impl Future<Output = Record> + Send + 'static> {
-    let fault = testing::find(&run.faults[i], phase);
+    let fault = testing::find(&run.parts[i].setup.faults, phase);
     let written = fault.is_some() || run.parts[i].slot.writes(phase);
     let node = &run.parts[i].shared;
     // A drain with work in flight or tasks running is news, hook or not; one

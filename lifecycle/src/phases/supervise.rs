@@ -11,7 +11,7 @@ use crate::phases::stop::run_phase;
 use crate::report::reason::ShutdownReason;
 use crate::report::Restarted;
 use crate::report::{Record, Report};
-use crate::restart::{Cause, Restart};
+use crate::restart::Cause;
 use crate::run::Run;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
@@ -28,7 +28,7 @@ struct Intensity {
 /// Runs until shutdown begins, restarting what fails.
 pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut Report) {
     let Some(mut failures) =
-        take_failures(run).filter(|_| run.policies.iter().any(Restart::restarts))
+        take_failures(run).filter(|_| run.parts.iter().any(|p| p.setup.policy.restarts()))
     else {
         run.trigger.begun.cancelled().await;
         return;
@@ -119,7 +119,7 @@ async fn handle(
     intensity: &mut Intensity,
     pending: &mut VecDeque<Failure>,
 ) -> bool {
-    let policy = run.policies[i];
+    let policy = run.parts[i].setup.policy;
     let name = run.graph.nodes[i].name();
     if !policy.restarts() {
         // A dependent restarted with its dependency, whose start failed.
@@ -342,8 +342,9 @@ struct NotReady {
 impl NotReady {
     fn new(run: &Run) -> NotReady {
         let limits: Vec<Option<Duration>> = run
-            .policies
+            .parts
             .iter()
+            .map(|p| &p.setup.policy)
             .map(|p| p.not_ready_for.filter(|_| p.restarts()))
             .collect();
         let every = limits

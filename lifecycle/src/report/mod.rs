@@ -86,7 +86,6 @@ impl Report {
         records
     }
 
-
     /// `shutdown`, or `shutdown after SIGTERM`: how the renderings begin.
     fn headline(&self) -> String {
         self.reason

@@ -28,8 +28,9 @@ pub(crate) struct Run {
     pub(crate) graph: Graph,
     pub(crate) deadlines: Deadlines,
     pub(crate) trigger: Arc<Trigger>,
-    /// Per component, by graph index: what its contexts share and its built
-    /// value (its place in the graph is `graph.nodes`, same index).
+    /// Per component, by graph index: what the builder fixed for it, what
+    /// its contexts share and its built value (its place in the graph is
+    /// `graph.nodes`, same index).
     pub(crate) parts: Arc<[Part]>,
     /// When the run began: start-up records count from here.
     pub(crate) started_at: Instant,
@@ -37,17 +38,10 @@ pub(crate) struct Run {
     pub(crate) events: Events,
     /// Values from [`Builder::supply`](crate::Builder::supply).
     pub(crate) supplies: Arc<Supplies>,
-    /// Per component: a ready-made value that stands in for `init`.
-    pub(crate) replacements: Vec<Option<Instance>>,
     /// Told once every component has started (see `Builder::start`).
     pub(crate) on_ready: Mutex<Option<oneshot::Sender<()>>>,
-    /// Per component: its restart policy (see `Builder::restart`).
-    pub(crate) policies: Vec<Restart>,
     /// Failures of components with a restart policy, for the supervisor.
     pub(crate) failures: Mutex<Option<mpsc::UnboundedReceiver<Failure>>>,
-    failures_sender: mpsc::UnboundedSender<Failure>,
-    /// Per component: faults injected by the builder (feature `testing`).
-    pub(crate) faults: Vec<Vec<FaultAt>>,
     /// Orders the records: when each hook began and ended.
     pub(crate) steps: Arc<Steps>,
     /// Where to write the process id once ready (`LIFECYCLE_PID_FILE`).
@@ -60,6 +54,19 @@ pub(crate) struct Part {
     pub(crate) shared: Arc<Shared>,
     /// The built value, once `init` succeeded.
     pub(crate) slot: Slot,
+    /// What the builder fixed for it.
+    pub(crate) setup: Setup,
+}
+
+/// What the builder fixed for one component before the run began.
+#[derive(Clone)]
+pub(crate) struct Setup {
+    /// A ready-made value that stands in for `init` (see `Builder::replace`).
+    pub(crate) replacement: Option<Instance>,
+    /// Its restart policy: the builder's, else its attribute's.
+    pub(crate) policy: Restart,
+    /// Faults injected by the builder (feature `testing`).
+    pub(crate) faults: Vec<FaultAt>,
 }
 
 /// A logical clock for the records: every hook that begins or ends takes the
@@ -99,22 +106,34 @@ impl Steps {
 }
 
 impl Run {
+    /// A run of `graph`, each component with its `setups` entry (by graph
+    /// index). The failures of components that restart go to the
+    /// supervisor.
     pub(crate) fn new(
         graph: Graph,
+        setups: Vec<Setup>,
         deadlines: Deadlines,
         trigger: Arc<Trigger>,
         events: Events,
     ) -> Run {
+        let (failures_sender, failures) = mpsc::unbounded_channel();
         let parts = graph
             .nodes
             .iter()
-            .map(|n| Part {
-                shared: Arc::new(Shared::new(n.name(), trigger.clone())),
-                slot: Slot::default(),
+            .zip(setups)
+            .map(|(n, setup)| {
+                let shared = Arc::new(Shared::new(n.name(), trigger.clone()));
+                if setup.policy.restarts() {
+                    shared.watch.arm(failures_sender.clone());
+                }
+                Part {
+                    shared,
+                    slot: Slot::default(),
+                    setup,
+                }
             })
             .collect();
         let graph_len = graph.len();
-        let (failures_sender, failures) = mpsc::unbounded_channel();
         Run {
             graph,
             deadlines,
@@ -123,26 +142,11 @@ impl Run {
             started_at: Instant::now(),
             events,
             supplies: Arc::default(),
-            replacements: (0..graph_len).map(|_| None).collect(),
             on_ready: Mutex::default(),
-            policies: vec![Restart::never(); graph_len],
             failures: Mutex::new(Some(failures)),
-            failures_sender,
-            faults: vec![Vec::new(); graph_len],
             steps: Arc::new(Steps::new(graph_len)),
             pid_file: None,
         }
-    }
-
-    /// Gives the components their restart policies (by graph index): the
-    /// failures of those that restart go to the supervisor from now on.
-    pub(crate) fn set_policies(&mut self, policies: Vec<Restart>) {
-        for (part, policy) in self.parts.iter().zip(&policies) {
-            if policy.restarts() {
-                part.shared.watch.arm(self.failures_sender.clone());
-            }
-        }
-        self.policies = policies;
     }
 }
 
