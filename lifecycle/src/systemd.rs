@@ -23,7 +23,7 @@ impl Systemd {
     /// `quiet`: it is not the unit's main process yet, so it pings only once
     /// [`start_watchdog`](Systemd::start_watchdog) is called.
     pub(crate) fn from_env(quiet: bool) -> Option<Systemd> {
-        std::env::var_os("NOTIFY_SOCKET")?;
+        crate::config::var("NOTIFY_SOCKET").ok()??;
         let every = sd_notify::watchdog_enabled().map(|timeout| {
             // Half the timeout, as sd_watchdog_enabled(3) advises.
             let every = (timeout / 2).max(std::time::Duration::from_millis(1));

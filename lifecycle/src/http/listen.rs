@@ -132,7 +132,7 @@ fn inherited() -> &'static Mutex<Inherited> {
             (None, false) => Origin::Environment,
         };
         // Left in the environment by an upgraded ancestor: not ours.
-        let stale = !upgrade && pid.is_none() && std::env::var_os(UPGRADE_FD).is_some();
+        let stale = !upgrade && pid.is_none() && var(UPGRADE_FD).is_some();
         let fds = if cfg!(unix) && !stale {
             parse(
                 var(LISTEN_FDS).as_deref(),
