@@ -7,7 +7,7 @@ impl Report {
     /// The report as one JSON object, for machines (and
     /// `LIFECYCLE_REPORT_JSON`). Durations are milliseconds; records carry
     /// `stage` (`startup`/`shutdown`), `component`, `phase`, `outcome` (see
-    /// [`Outcome::kind`]), `message`, `forced`, `idle` (see [`Record::idle`]),
+    /// [`Outcome::kind`](crate::Outcome::kind)), `message`, `forced`, `idle` (see [`Record::idle`]),
     /// `began_ms` and `duration_ms`.
     pub fn to_json(&self) -> String {
         let record = |stage: &'static str, r: &Record| {
