@@ -14,6 +14,9 @@
 //! job takes, default 2500). Every `LIFECYCLE_*` setting applies, e.g.
 //! `LIFECYCLE_WORKERS_DRAIN_TIMEOUT=1s` to watch a drain get cut off.
 
+#[path = "common/mod.rs"]
+mod common; // init_tracing() and flag(name), shared by the examples
+
 use lifecycle::{Component, Context, Dep, Deps, Lifecycle, Service};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -110,17 +113,10 @@ impl Service for Workers {
 
 #[tokio::main]
 async fn main() -> lifecycle::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    common::init_tracing();
     let mut builder = Lifecycle::builder();
     // The flag the binary forwards; `LIFECYCLE_PRINT_GRAPH` works without it.
-    if let Some(format) =
-        std::env::args().find_map(|a| a.strip_prefix("--print-graph=").map(str::to_owned))
-    {
+    if let Some(format) = common::flag("--print-graph") {
         builder = builder.print_graph(format.parse()?);
     }
     builder.run().await

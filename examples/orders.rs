@@ -30,6 +30,8 @@
 //! - `ORDERS_HEADER_READ_TIMEOUT_MS`: header-read timeout, default 30000;
 //! - `ORDERS_PAYMENT_LATENCY_MS`: simulated payment provider latency, default 30.
 
+#[path = "common/mod.rs"]
+mod common; // init_tracing(), flag(name) and millis(var, default), shared by the examples
 #[path = "orders_api/handlers.rs"]
 mod handlers;
 
@@ -51,7 +53,7 @@ struct Settings {
 
 impl Service for Settings {
     async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let addr = match flag("--addr") {
+        let addr = match common::flag("--addr") {
             Some(value) => value.parse().map_err(|e| Error::Config {
                 setting: "--addr".to_owned(),
                 reason: format!("{e}"),
@@ -61,10 +63,10 @@ impl Service for Settings {
         };
         Ok(Settings {
             addr,
-            withdrawal_delay: millis("ORDERS_WITHDRAWAL_MS", 0)?,
-            idle_grace: millis("ORDERS_IDLE_GRACE_MS", 500)?,
-            header_read_timeout: millis("ORDERS_HEADER_READ_TIMEOUT_MS", 30_000)?,
-            payment_latency: millis("ORDERS_PAYMENT_LATENCY_MS", 30)?,
+            withdrawal_delay: common::millis("ORDERS_WITHDRAWAL_MS", 0)?,
+            idle_grace: common::millis("ORDERS_IDLE_GRACE_MS", 500)?,
+            header_read_timeout: common::millis("ORDERS_HEADER_READ_TIMEOUT_MS", 30_000)?,
+            payment_latency: common::millis("ORDERS_PAYMENT_LATENCY_MS", 30)?,
         })
     }
 }
@@ -96,48 +98,10 @@ impl Service for Api {
 
 #[tokio::main]
 async fn main() -> lifecycle::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    common::init_tracing();
     Lifecycle::builder()
-        .drain_timeout(millis("ORDERS_DRAIN_TIMEOUT_MS", 10_000)?)
+        .drain_timeout(common::millis("ORDERS_DRAIN_TIMEOUT_MS", 10_000)?)
         .upgrade_on_sigusr2(true)
         .run()
         .await
-}
-
-/// A duration in milliseconds from environment variable `var`.
-fn millis(var: &str, default: u64) -> Result<Duration, Error> {
-    match std::env::var(var) {
-        Err(_) => Ok(Duration::from_millis(default)),
-        Ok(value) => value
-            .trim()
-            .parse()
-            .map(Duration::from_millis)
-            .map_err(|e| Error::Config {
-                setting: var.to_owned(),
-                reason: format!("{e} (expected milliseconds)"),
-                value,
-            }),
-    }
-}
-
-/// The value of command-line flag `name` (`--addr 1.2.3.4:80` or `--addr=1.2.3.4:80`).
-fn flag(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == name {
-            return args.next();
-        }
-        if let Some(value) = arg
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix('='))
-        {
-            return Some(value.to_owned());
-        }
-    }
-    None
 }

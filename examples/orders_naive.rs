@@ -5,6 +5,8 @@
 //! cargo run --example orders_naive -- --addr 127.0.0.1:8080
 //! ```
 
+#[path = "common/mod.rs"]
+mod common; // flag(name), shared by the examples
 #[path = "orders_api/handlers.rs"]
 mod handlers;
 
@@ -13,9 +15,7 @@ use std::time::Duration;
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
-    let addr = std::env::args()
-        .skip_while(|a| a != "--addr")
-        .nth(1)
+    let addr = common::flag("--addr")
         .or_else(|| std::env::var("ORDERS_ADDR").ok())
         .unwrap_or_else(|| "127.0.0.1:8080".to_owned());
     let latency = std::env::var("ORDERS_PAYMENT_LATENCY_MS")

@@ -18,6 +18,9 @@
 //! default 300), `SERVICE_INIT_DELAY_MS` (a slow database connect, default 0),
 //! `SERVICE_HANG_DRAIN=1` (a drain that never ends, cut at its 2 s deadline).
 
+#[path = "common/mod.rs"]
+mod common; // init_tracing(), shared by the examples
+
 use lifecycle::{config, Component, Context, Dep, Deps, Lifecycle, Service};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -150,11 +153,6 @@ impl Service for Jobs {
 
 #[tokio::main]
 async fn main() -> lifecycle::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
+    common::init_tracing();
     Lifecycle::run().await
 }

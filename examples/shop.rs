@@ -60,6 +60,8 @@
 
 #[path = "shop/api.rs"]
 mod api;
+#[path = "common/mod.rs"]
+mod common; // init_tracing(), flag(name) and number(var, default), shared by the examples
 #[path = "shop/worker.rs"]
 mod worker;
 
@@ -110,12 +112,12 @@ impl Service for Settings {
             amqp_url: env("AMQP_URL", DEFAULT_AMQP_URL),
             schema,
             queue: env("SHOP_QUEUE", "shop.orders"),
-            prefetch: number("SHOP_PREFETCH", 20)?,
-            work: Duration::from_millis(number("SHOP_WORK_MS", 5)?),
-            line_delay: Duration::from_millis(number("SHOP_LINE_DELAY_MS", 0)?),
+            prefetch: common::number("SHOP_PREFETCH", 20)?,
+            work: Duration::from_millis(common::number("SHOP_WORK_MS", 5)?),
+            line_delay: Duration::from_millis(common::number("SHOP_LINE_DELAY_MS", 0)?),
             hang_on: std::env::var("SHOP_HANG_ON").ok().filter(|v| !v.is_empty()),
-            acquire: Duration::from_millis(number("SHOP_DB_ACQUIRE_MS", 500)?),
-            db_timeout: Duration::from_millis(number("SHOP_DB_TIMEOUT_MS", 5000)?),
+            acquire: Duration::from_millis(common::number("SHOP_DB_ACQUIRE_MS", 500)?),
+            db_timeout: Duration::from_millis(common::number("SHOP_DB_TIMEOUT_MS", 5000)?),
         })
     }
 }
@@ -205,13 +207,8 @@ async fn migrate(pool: &Pool, schema: &str) -> lifecycle::Result<()> {
 
 #[tokio::main]
 async fn main() -> lifecycle::Result<()> {
-    tracing_subscriber::fmt()
-        .with_ansi(std::env::var_os("NO_COLOR").is_none())
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .init();
-    let builder = Lifecycle::builder().drain_timeout(Duration::from_millis(number(
+    common::init_tracing();
+    let builder = Lifecycle::builder().drain_timeout(Duration::from_millis(common::number(
         "SHOP_DRAIN_TIMEOUT_MS",
         10_000,
     )?));
@@ -222,7 +219,10 @@ async fn main() -> lifecycle::Result<()> {
         Role::Worker => with_probes(builder.only::<worker::Worker>()).restart::<worker::Worker>(
             Restart::on_failure()
                 .backoff(Duration::from_millis(250), Duration::from_secs(2))
-                .intensity(number("SHOP_RESTARTS", 30)?, Duration::from_secs(60))
+                .intensity(
+                    common::number("SHOP_RESTARTS", 30)?,
+                    Duration::from_secs(60),
+                )
                 // A consumer whose connection is down but did not fail.
                 .when_not_ready_for(Duration::from_secs(3)),
         ),
@@ -240,7 +240,7 @@ fn with_probes(builder: lifecycle::Builder) -> lifecycle::Builder {
 
 /// `--role api|worker`, or `SHOP_ROLE`.
 fn role() -> Result<Role, ConfigError> {
-    let (setting, value) = match flag("--role") {
+    let (setting, value) = match common::flag("--role") {
         Some(value) => ("--role", value),
         None => ("SHOP_ROLE", std::env::var("SHOP_ROLE").unwrap_or_default()),
     };
@@ -255,37 +255,6 @@ fn env(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_owned())
 }
 
-/// A number from environment variable `var`, or `default` when unset.
-fn number<T: FromStr<Err = std::num::ParseIntError>>(
-    var: &str,
-    default: T,
-) -> Result<T, ConfigError> {
-    match std::env::var(var) {
-        Err(_) => Ok(default),
-        Ok(value) => value
-            .trim()
-            .parse()
-            .map_err(|e| invalid(var, &value, &format!("{e}"))),
-    }
-}
-
 fn invalid(setting: &str, value: &str, reason: &str) -> ConfigError {
     ConfigError::new(setting, value, reason)
-}
-
-/// The value of command-line flag `name` (`--role api` or `--role=api`).
-fn flag(name: &str) -> Option<String> {
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        if arg == name {
-            return args.next();
-        }
-        if let Some(value) = arg
-            .strip_prefix(name)
-            .and_then(|rest| rest.strip_prefix('='))
-        {
-            return Some(value.to_owned());
-        }
-    }
-    None
 }

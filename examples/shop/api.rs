@@ -11,6 +11,7 @@ use lifecycle::http::Server;
 use lifecycle::postgres::sqlx;
 use lifecycle::{Component, Context, Dep, Deps, Service};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// What the shop sells: SKU and unit price in cents.
@@ -30,19 +31,26 @@ fn message_id(order: i64) -> String {
 }
 
 /// Publishes orders to the queue: right after each commit, and through the
-/// outbox for what that missed. Closes its broker connection at teardown,
-/// after the API (which depends on it) drained.
-#[derive(Component)]
+/// outbox for what that missed (the relay, a task of this component). Closes
+/// its broker connection at teardown, after the API (which depends on it)
+/// drained. Cheap to clone: the relay task holds a copy.
+#[derive(Component, Clone)]
 #[component(depends_on = [Settings, Db])]
 pub struct Outbox {
     settings: Dep<Settings>,
     db: Dep<Db>,
-    publisher: Publisher,
+    publisher: Arc<Publisher>,
 }
 
 impl Outbox {
     /// Publishes order `id` and removes it from the outbox.
     async fn publish(&self, id: i64) -> lifecycle::Result<()> {
+        self.send(id, self.db.pool.pool()).await
+    }
+
+    /// Publishes order `id`, then deletes its outbox row through `db`: the
+    /// pool, or the transaction that holds the row locked.
+    async fn send<'c>(&self, id: i64, db: impl sqlx::PgExecutor<'c>) -> lifecycle::Result<()> {
         self.publisher
             .publish(
                 &self.settings.queue,
@@ -52,7 +60,7 @@ impl Outbox {
             .await?;
         sqlx::query("DELETE FROM outbox WHERE order_id = $1")
             .bind(id)
-            .execute(self.db.pool.pool())
+            .execute(db)
             .await?;
         Ok(())
     }
@@ -70,17 +78,7 @@ impl Outbox {
         .fetch_all(&mut *tx)
         .await?;
         for &id in &ids {
-            self.publisher
-                .publish(
-                    &self.settings.queue,
-                    &message_id(id),
-                    id.to_string().as_bytes(),
-                )
-                .await?;
-            sqlx::query("DELETE FROM outbox WHERE order_id = $1")
-                .bind(id)
-                .execute(&mut *tx)
-                .await?;
+            self.send(id, &mut *tx).await?;
         }
         tx.commit().await?;
         Ok(ids.len())
@@ -95,16 +93,32 @@ impl Service for Outbox {
         Ok(Outbox {
             settings,
             db: deps.get::<Db>(),
-            publisher,
+            publisher: Arc::new(publisher),
         })
     }
 
-    async fn start(&self, _cx: &Context) -> lifecycle::Result<()> {
+    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
         // What a previous instance left (killed between commit and publish).
         let sent = self.relay(Duration::ZERO).await?;
         if sent > 0 {
             tracing::info!(sent, "published orders left in the outbox");
         }
+        // The relay: orders whose publish failed or never happened. It stops
+        // when shutdown begins; teardown flushes what is left.
+        let outbox = self.clone();
+        let stop = cx.shutdown_started();
+        cx.spawn("outbox relay", async move {
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    () = &mut stop => return Ok(()),
+                    () = tokio::time::sleep(RELAY_EVERY) => {}
+                }
+                if let Err(error) = outbox.relay(RELAY_EVERY * 2).await {
+                    tracing::warn!(error = %format_args!("{error:#}"), "outbox relay failed; retrying");
+                }
+            }
+        });
         Ok(())
     }
 
@@ -134,7 +148,6 @@ impl Service for Outbox {
 #[component(depends_on = [Settings, Db, Outbox])]
 pub struct Api {
     server: Server,
-    outbox: Dep<Outbox>,
 }
 
 impl Service for Api {
@@ -151,39 +164,12 @@ impl Service for Api {
             .route("/orders/{id}", get(order))
             .with_state(shop);
         let server = Server::new(router).bind_env("SHOP_ADDR", "127.0.0.1:8080")?;
-        Ok(Api {
-            server,
-            outbox: deps.get::<Outbox>(),
-        })
+        Ok(Api { server })
     }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        // The relay: orders whose publish failed or never happened.
-        let outbox = self.outbox.clone();
-        let stop = cx.shutdown_started();
-        cx.spawn("outbox relay", async move {
-            tokio::pin!(stop);
-            loop {
-                tokio::select! {
-                    () = &mut stop => return Ok(()),
-                    () = tokio::time::sleep(RELAY_EVERY) => {}
-                }
-                if let Err(error) = outbox.relay(RELAY_EVERY * 2).await {
-                    tracing::warn!(error = %format_args!("{error:#}"), "outbox relay failed; retrying");
-                }
-            }
-        });
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
-    async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.teardown(cx).await
-    }
+    // start binds the listener; stop_intake closes it (readiness already
+    // fails); drain waits for in-flight requests, each order committed or
+    // rolled back whole.
+    lifecycle::http::server_hooks!(server);
 }
 
 #[derive(Clone)]
