@@ -61,11 +61,11 @@
 #[path = "shop/api.rs"]
 mod api;
 #[path = "common/mod.rs"]
-mod common; // init_tracing(), flag(name) and number(var, default), shared by the examples
+mod common; // init_tracing() and flag(name), shared by the examples
 #[path = "shop/worker.rs"]
 mod worker;
 
-use lifecycle::config::ConfigError;
+use lifecycle::config::{self, ConfigError};
 use lifecycle::postgres::sqlx::postgres::PgConnectOptions;
 use lifecycle::postgres::{sqlx, Pool};
 use lifecycle::{Component, Context, Deps, Lifecycle, Restart, Service};
@@ -112,12 +112,12 @@ impl Service for Settings {
             amqp_url: env("AMQP_URL", DEFAULT_AMQP_URL),
             schema,
             queue: env("SHOP_QUEUE", "shop.orders"),
-            prefetch: common::number("SHOP_PREFETCH", 20)?,
-            work: Duration::from_millis(common::number("SHOP_WORK_MS", 5)?),
-            line_delay: Duration::from_millis(common::number("SHOP_LINE_DELAY_MS", 0)?),
+            prefetch: config::env_or("SHOP_PREFETCH", 20)?,
+            work: Duration::from_millis(config::env_or("SHOP_WORK_MS", 5)?),
+            line_delay: Duration::from_millis(config::env_or("SHOP_LINE_DELAY_MS", 0)?),
             hang_on: std::env::var("SHOP_HANG_ON").ok().filter(|v| !v.is_empty()),
-            acquire: Duration::from_millis(common::number("SHOP_DB_ACQUIRE_MS", 500)?),
-            db_timeout: Duration::from_millis(common::number("SHOP_DB_TIMEOUT_MS", 5000)?),
+            acquire: Duration::from_millis(config::env_or("SHOP_DB_ACQUIRE_MS", 500)?),
+            db_timeout: Duration::from_millis(config::env_or("SHOP_DB_TIMEOUT_MS", 5000)?),
         })
     }
 }
@@ -208,7 +208,7 @@ async fn migrate(pool: &Pool, schema: &str) -> lifecycle::Result<()> {
 #[tokio::main]
 async fn main() -> lifecycle::Result<()> {
     common::init_tracing();
-    let builder = Lifecycle::builder().drain_timeout(Duration::from_millis(common::number(
+    let builder = Lifecycle::builder().drain_timeout(Duration::from_millis(config::env_or(
         "SHOP_DRAIN_TIMEOUT_MS",
         10_000,
     )?));
@@ -220,7 +220,7 @@ async fn main() -> lifecycle::Result<()> {
             Restart::on_failure()
                 .backoff(Duration::from_millis(250), Duration::from_secs(2))
                 .intensity(
-                    common::number("SHOP_RESTARTS", 30)?,
+                    config::env_or("SHOP_RESTARTS", 30)?,
                     Duration::from_secs(60),
                 )
                 // A consumer whose connection is down but did not fail.

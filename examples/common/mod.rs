@@ -1,5 +1,5 @@
 //! What the examples share: their log setup, their command-line flags and
-//! their numeric settings. Each example includes this file with
+//! their settings in milliseconds. Each example includes this file with
 //! `#[path = "common/mod.rs"] mod common;` (a folder without a `main.rs` is
 //! not an example of its own), so a copied example takes it along.
 
@@ -7,8 +7,6 @@
 #![allow(dead_code)]
 
 use lifecycle::config::{self, ConfigError};
-use std::fmt::Display;
-use std::str::FromStr;
 use std::time::Duration;
 
 /// Logs to stdout at `info`, or as `RUST_LOG` says; without colours when
@@ -40,24 +38,12 @@ pub fn flag(name: &str) -> Option<String> {
     None
 }
 
-/// Environment variable `var` as a number, or `default` when it is unset. A
-/// value that does not parse (an empty one included) is an error that names
-/// the variable and its value, so start-up fails saying which.
-pub fn number<T>(var: &str, default: T) -> Result<T, ConfigError>
-where
-    T: FromStr,
-    T::Err: Display,
-{
-    match std::env::var(var) {
-        Err(_) => Ok(default),
-        Ok(value) => config::parse(var, &value),
-    }
-}
-
 /// Environment variable `var` as a duration in milliseconds, or `default`
-/// milliseconds when it is unset; the error says milliseconds were expected.
+/// milliseconds when it is unset or empty; a value that does not parse is an
+/// error naming the variable and its value, and saying milliseconds were
+/// expected.
 pub fn millis(var: &str, default: u64) -> Result<Duration, ConfigError> {
-    number(var, default)
+    config::env_or(var, default)
         .map(Duration::from_millis)
         .map_err(|mut error| {
             error.reason.push_str(" (expected milliseconds)");
