@@ -6,12 +6,13 @@ use axum::routing::get;
 use axum::Router;
 use hyper::{Method, StatusCode};
 use lifecycle::http::{GateLayer, LateRequests, Server};
-use lifecycle::{Component, Context, Deps, Gate, Lifecycle, Service};
-use lifecycle_suite::load::{request, Client, CHECKOUT};
+use lifecycle::{Builder, Component, Context, Deps, Gate, Lifecycle, Service};
+use lifecycle_suite::load::{request, Client, Reply, CHECKOUT};
 use lifecycle_suite::{position, Process};
 use std::collections::HashMap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::SocketAddr;
+use std::process::ExitStatus;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -19,6 +20,7 @@ use std::time::Duration;
 /// Bound addresses, published by the test components once they listen.
 static ADDRS: Mutex<Option<HashMap<&'static str, SocketAddr>>> = Mutex::new(None);
 
+/// Publishes `addr` under `key`, for [`addr_of`].
 fn publish(key: &'static str, addr: SocketAddr) {
     ADDRS
         .lock()
@@ -27,39 +29,44 @@ fn publish(key: &'static str, addr: SocketAddr) {
         .insert(key, addr);
 }
 
+/// Hooks of a test component that only call its `server`'s.
+macro_rules! forward {
+    ($($hook:ident),*) => {$(
+        async fn $hook(&self, cx: &Context) -> lifecycle::Result<()> {
+            self.server.$hook(cx).await
+        }
+    )*};
+}
+
 /// The hooks of a test component that is its `server`: start it and publish
-/// its address under `key`, stop intake, drain.
+/// its address under `key` (and its health listener's under `health`), stop
+/// intake, drain.
 macro_rules! serve_hooks {
-    ($key:expr) => {
+    ($key:expr $(, health: $health:expr)?) => {
         async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
             self.server.start(cx).await?;
             publish($key, self.server.local_addr().expect("started"));
+            $(publish($health, self.server.health_addr().expect("health listener"));)?
             Ok(())
         }
-        async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-            self.server.stop_intake(cx).await
-        }
-        async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-            self.server.drain(cx).await
-        }
+        forward!(stop_intake, drain);
     };
 }
 
+/// The address published under `key`, once it is.
 async fn addr_of(key: &'static str) -> SocketAddr {
-    for _ in 0..500 {
-        if let Some(addr) = ADDRS
+    let published = || {
+        ADDRS
             .lock()
             .unwrap()
             .as_ref()
             .and_then(|m| m.get(key).copied())
-        {
-            return addr;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("{key} never started listening");
+    };
+    wait_until(&format!("{key} listens"), || published().is_some()).await;
+    published().unwrap()
 }
 
+/// Waits (up to 5 s) until `condition` holds.
 async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     for _ in 0..500 {
         if condition() {
@@ -70,6 +77,34 @@ async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
     panic!("timed out waiting until {what}");
 }
 
+/// Waits until nothing listens on `addr` any more.
+async fn until_closed(addr: SocketAddr) {
+    wait_until(&format!("the listener on {addr} is closed"), || {
+        std::net::TcpStream::connect(addr).is_err()
+    })
+    .await;
+}
+
+/// `GET path` on a new connection to `addr`, answered.
+async fn fetch(addr: SocketAddr, path: &str) -> Reply {
+    request(addr, Method::GET, path, "").await.unwrap()
+}
+
+/// Asks the readiness probe on `health`, which must answer `503` naming
+/// `component` as not ready for `reason`; its answer.
+async fn not_ready(health: SocketAddr, component: &str, reason: &str) -> Reply {
+    let ready = fetch(health, "/health/ready").await;
+    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        ready.body,
+        format!(
+            r#"{{"ready":false,"not_ready":[{{"component":"{component}","reason":"{reason}"}}]}}"#
+        )
+    );
+    ready
+}
+
+/// Loopback, port 0: a free port, picked when the server binds.
 fn local() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 0))
 }
@@ -93,11 +128,12 @@ impl Service for SlowIntake {
 }
 
 /// A test component serving `$server`, depending on `$deps`, that
-/// publishes its address under `$key` once it listens.
+/// publishes its address under `$key` once it listens; more `#[component]`
+/// keys (deadlines) may follow.
 macro_rules! api {
-    ($name:ident, [$($deps:ty),*], $key:literal, $server:expr) => {
+    ($name:ident, [$($deps:ty),*], $key:literal, $server:expr $(, $attr:ident = $value:literal)*) => {
         #[derive(Component)]
-        #[component(depends_on = [$($deps),*])]
+        #[component(depends_on = [$($deps),*] $(, $attr = $value)*)]
         struct $name {
             server: Server,
         }
@@ -111,8 +147,22 @@ macro_rules! api {
     };
 }
 
+/// `/hello`, answered `hello`.
 fn hello() -> Router {
     Router::new().route("/hello", get(|| async { "hello" }))
+}
+
+/// `/slow`, answered `done` once the test sets `release`.
+fn slow(release: &'static AtomicBool) -> Router {
+    Router::new().route(
+        "/slow",
+        get(move || async move {
+            while !release.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            "done"
+        }),
+    )
 }
 
 /// A running application of component `C` and its dependencies, whose
@@ -123,13 +173,20 @@ struct App {
     addr: SocketAddr,
 }
 
+/// Runs component `C` and its dependencies (see [`start_with`]).
 async fn start<C: Component>(key: &'static str) -> App {
+    start_with(Lifecycle::builder().only::<C>(), key).await
+}
+
+/// Runs `builder`'s application without handling signals; returns once the
+/// server that publishes under `key` listens.
+async fn start_with(builder: Builder, key: &'static str) -> App {
     ADDRS
         .lock()
         .unwrap()
         .get_or_insert_with(HashMap::new)
         .remove(key);
-    let builder = Lifecycle::builder().only::<C>().handle_signals(false);
+    let builder = builder.handle_signals(false);
     let shutdown = builder.shutdown_handle();
     let run = tokio::spawn(builder.run_with_report());
     let addr = addr_of(key).await;
@@ -137,6 +194,15 @@ async fn start<C: Component>(key: &'static str) -> App {
         shutdown,
         run,
         addr,
+    }
+}
+
+impl App {
+    /// Waits for the run to end; its report, which must be clean.
+    async fn clean_report(self) -> lifecycle::Report {
+        let report = self.run.await.unwrap().unwrap();
+        assert!(report.is_clean(), "{report:?}");
+        report
     }
 }
 
@@ -159,25 +225,18 @@ api!(
 /// Sends a request on a kept-alive connection once the listener of the
 /// application's only server closed; returns its answer, after checking
 /// that the server closed the connection and the shutdown was clean.
-async fn late_request<C: Component>(key: &'static str) -> lifecycle_suite::load::Reply {
-    let App {
-        shutdown,
-        run,
-        addr,
-    } = start::<C>(key).await;
+async fn late_request<C: Component>(key: &'static str) -> Reply {
+    let app = start::<C>(key).await;
 
-    let mut client = Client::connect(addr).await.unwrap();
+    let mut client = Client::connect(app.addr).await.unwrap();
     let first = client.send(Method::GET, "/hello", "").await.unwrap();
     assert_eq!(first.status, StatusCode::OK);
     assert!(!first.closes(), "a running server keeps connections alive");
 
-    shutdown.shutdown();
+    app.shutdown.shutdown();
     // The API's stop_intake (no withdrawal delay) closes its listener and
     // gate at once; SlowIntake keeps drain from starting for a while.
-    wait_until("the listener is closed", || {
-        std::net::TcpStream::connect(addr).is_err()
-    })
-    .await;
+    until_closed(app.addr).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
 
     let late = client
@@ -193,8 +252,7 @@ async fn late_request<C: Component>(key: &'static str) -> lifecycle_suite::load:
         client.closed_within(Duration::from_secs(1)).await,
         "the server closes the connection after answering"
     );
-    let report = run.await.unwrap().unwrap();
-    assert!(report.is_clean(), "{report:?}");
+    app.clean_report().await;
     late
 }
 
@@ -224,37 +282,14 @@ struct ProbedApi {
 
 impl Service for ProbedApi {
     async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let router = Router::new().route(
-            "/slow",
-            get(|| async {
-                while !RELEASE_SLOW.load(Ordering::SeqCst) {
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                }
-                "done"
-            }),
-        );
         Ok(ProbedApi {
-            server: Server::new(router).bind(local()).health_listener(local()),
+            server: Server::new(slow(&RELEASE_SLOW))
+                .bind(local())
+                .health_listener(local()),
         })
     }
-    async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.start(cx).await?;
-        publish("probed", self.server.local_addr().expect("started"));
-        publish(
-            "probed-health",
-            self.server.health_addr().expect("health listener"),
-        );
-        Ok(())
-    }
-    async fn stop_intake(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.stop_intake(cx).await
-    }
-    async fn drain(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.drain(cx).await
-    }
-    async fn teardown(&self, cx: &Context) -> lifecycle::Result<()> {
-        self.server.teardown(cx).await
-    }
+    serve_hooks!("probed", health: "probed-health");
+    forward!(teardown);
     async fn ready(&self) -> lifecycle::Result<()> {
         if DATABASE_UP.load(Ordering::SeqCst) {
             Ok(())
@@ -284,87 +319,52 @@ impl Service for Warmup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_answer_before_start_while_ready_and_during_drain() {
-    let builder = Lifecycle::builder().only::<Warmup>().handle_signals(false);
-    let shutdown = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run_with_report());
+    let app = start::<Warmup>("probed").await;
     let health = addr_of("probed-health").await;
-    let api = addr_of("probed").await;
+    let api = app.addr;
 
     // Before every component started: live, not ready, and says why.
-    let live = request(health, Method::GET, "/health/live", "")
-        .await
-        .unwrap();
+    let live = fetch(health, "/health/live").await;
     assert_eq!(live.status, StatusCode::OK);
-    let ready = request(health, Method::GET, "/health/ready", "")
-        .await
-        .unwrap();
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        ready.body,
-        r#"{"ready":false,"not_ready":[{"component":"application","reason":"starting"}]}"#
-    );
+    let ready = not_ready(health, "application", "starting").await;
     assert_eq!(ready.headers["content-type"], "application/json");
     // The probes moved to the health listener: the main one does not serve them.
-    let main = request(api, Method::GET, "/health/ready", "")
-        .await
-        .unwrap();
+    let main = fetch(api, "/health/ready").await;
     assert_eq!(main.status, StatusCode::NOT_FOUND);
 
     // Started: ready.
     WARMED_UP.store(true, Ordering::SeqCst);
-    let mut ready = request(health, Method::GET, "/health/ready", "")
-        .await
-        .unwrap();
+    let mut ready = fetch(health, "/health/ready").await;
     for _ in 0..200 {
         if ready.status == StatusCode::OK {
             break;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
-        ready = request(health, Method::GET, "/health/ready", "")
-            .await
-            .unwrap();
+        ready = fetch(health, "/health/ready").await;
     }
     assert_eq!(ready.status, StatusCode::OK, "{}", ready.body);
     assert_eq!(ready.body, r#"{"ready":true}"#);
 
     // A component's own check failing makes the application not ready.
     DATABASE_UP.store(false, Ordering::SeqCst);
-    let ready = request(health, Method::GET, "/health/ready", "")
-        .await
-        .unwrap();
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        ready.body,
-        r#"{"ready":false,"not_ready":[{"component":"ProbedApi","reason":"database unreachable"}]}"#
-    );
+    not_ready(health, "ProbedApi", "database unreachable").await;
     DATABASE_UP.store(true, Ordering::SeqCst);
-    let ready = request(health, Method::GET, "/health/ready", "")
-        .await
-        .unwrap();
+    let ready = fetch(health, "/health/ready").await;
     assert_eq!(ready.status, StatusCode::OK);
 
     // A request in flight keeps drain going; meanwhile the health listener
     // still answers: live, and not ready because shutting down.
     let slow = tokio::spawn(request(api, Method::GET, "/slow", ""));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    shutdown.shutdown();
-    wait_until("the main listener is closed", || {
-        std::net::TcpStream::connect(api).is_err()
-    })
-    .await;
-    let live = request(health, Method::GET, "/health/live", "")
-        .await
-        .unwrap();
+    app.shutdown.shutdown();
+    until_closed(api).await;
+    let live = fetch(health, "/health/live").await;
     assert_eq!(live.status, StatusCode::OK);
-    let ready = request(health, Method::GET, "/health/ready", "")
-        .await
-        .unwrap();
-    assert_eq!(ready.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(
-        ready.body,
-        r#"{"ready":false,"not_ready":[{"component":"application","reason":"shutting down"}]}"#
+    not_ready(health, "application", "shutting down").await;
+    assert!(
+        !app.run.is_finished(),
+        "drain waits for the request in flight"
     );
-    assert!(!run.is_finished(), "drain waits for the request in flight");
 
     RELEASE_SLOW.store(true, Ordering::SeqCst);
     let slow = slow
@@ -377,8 +377,7 @@ async fn probes_answer_before_start_while_ready_and_during_drain() {
         slow.closes(),
         "a draining HTTP/1.1 connection answers with Connection: close"
     );
-    let report = run.await.unwrap().unwrap();
-    assert!(report.is_clean(), "{report:?}");
+    app.clean_report().await;
     // Torn down with the application.
     assert!(
         std::net::TcpStream::connect(health).is_err(),
@@ -434,6 +433,7 @@ async fn gate_layer_counts_requests_and_refuses_once_closed() {
 
 // --- The example as a real process ------------------------------------------
 
+/// The `orders` example on a free port with `env` set, once it is ready.
 fn orders(env: &[(&str, &str)]) -> (Process, SocketAddr) {
     let port = lifecycle_suite::haproxy::free_port().to_string();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
@@ -443,6 +443,14 @@ fn orders(env: &[(&str, &str)]) -> (Process, SocketAddr) {
     let mut process = Process::start("orders", &vars);
     process.wait_for("ready", Duration::from_secs(10));
     (process, addr)
+}
+
+/// Waits (up to 20 s) for `process` to exit: its status and every line it
+/// printed.
+async fn exited(process: Process) -> (ExitStatus, Vec<String>) {
+    tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -462,10 +470,7 @@ async fn request_in_flight_at_sigterm_completes() {
         "{}",
         reply.body
     );
-    let (status, lines) =
-        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
-            .await
-            .unwrap();
+    let (status, lines) = exited(process).await;
     assert!(status.success(), "exit {status}:\n{}", lines.join("\n"));
     assert!(position(&lines, "draining") < position(&lines, "drain completed"));
 }
@@ -480,10 +485,7 @@ async fn stuck_handler_is_cut_at_the_drain_deadline_and_exit_is_non_zero() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     process.signal("TERM");
 
-    let (status, lines) =
-        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
-            .await
-            .unwrap();
+    let (status, lines) = exited(process).await;
     assert!(
         !status.success(),
         "a cut-off drain must exit non-zero:\n{}",
@@ -508,40 +510,20 @@ fn unparsable_listen_address_fails_start_up_naming_the_setting() {
 
 static RELEASE_H2: AtomicBool = AtomicBool::new(false);
 
-#[derive(Component)]
-struct H2Api {
-    server: Server,
-}
-
-impl Service for H2Api {
-    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        let router = Router::new()
-            .route("/hello", get(|| async { "hello" }))
-            .route(
-                "/slow",
-                get(|| async {
-                    while !RELEASE_H2.load(Ordering::SeqCst) {
-                        tokio::time::sleep(Duration::from_millis(10)).await;
-                    }
-                    "done"
-                }),
-            );
-        Ok(H2Api {
-            server: Server::new(router).bind(local()),
-        })
-    }
-    serve_hooks!("h2");
-}
+api!(
+    H2Api,
+    [],
+    "h2",
+    Server::new(hello().merge(slow(&RELEASE_H2))).bind(local())
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http2_connection_gets_goaway_and_its_stream_in_flight_finishes() {
     use http_body_util::{BodyExt, Empty};
     use hyper_util::rt::{TokioExecutor, TokioIo};
 
-    let builder = Lifecycle::builder().only::<H2Api>().handle_signals(false);
-    let shutdown = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of("h2").await;
+    let app = start::<H2Api>("h2").await;
+    let addr = app.addr;
 
     let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let (mut sender, connection) =
@@ -560,11 +542,8 @@ async fn http2_connection_gets_goaway_and_its_stream_in_flight_finishes() {
 
     let slow = tokio::spawn(sender.send_request(get("/slow")));
     tokio::time::sleep(Duration::from_millis(100)).await;
-    shutdown.shutdown();
-    wait_until("the listener is closed", || {
-        std::net::TcpStream::connect(addr).is_err()
-    })
-    .await;
+    app.shutdown.shutdown();
+    until_closed(addr).await;
     // After the GOAWAY the connection takes no new stream.
     let mut refused = false;
     for _ in 0..100 {
@@ -578,7 +557,10 @@ async fn http2_connection_gets_goaway_and_its_stream_in_flight_finishes() {
         refused,
         "a draining HTTP/2 connection must refuse new streams (GOAWAY)"
     );
-    assert!(!run.is_finished(), "drain waits for the stream in flight");
+    assert!(
+        !app.run.is_finished(),
+        "drain waits for the stream in flight"
+    );
 
     RELEASE_H2.store(true, Ordering::SeqCst);
     let slow = slow.await.unwrap().expect("the stream in flight completes");
@@ -590,60 +572,51 @@ async fn http2_connection_gets_goaway_and_its_stream_in_flight_finishes() {
         .expect("the connection closes once its last stream is done")
         .unwrap()
         .expect("closed gracefully, not reset");
-    let report = run.await.unwrap().unwrap();
-    assert!(report.is_clean(), "{report:?}");
+    app.clean_report().await;
 }
 
 // --- Long-lived responses hear about the drain ------------------------------
 
-#[derive(Component)]
-struct EventsApi {
-    server: Server,
+/// `/events`: an event every 20 ms until draining begins, then `bye`.
+fn events() -> Router {
+    use axum::response::sse::{Event, Sse};
+    use futures_util::StreamExt;
+    use lifecycle::http::ShutdownSignal;
+
+    Router::new().route(
+        "/events",
+        get(|shutdown: ShutdownSignal| async move {
+            let ticks = futures_util::stream::unfold(0u64, |n| async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Some((
+                    Ok::<_, std::convert::Infallible>(Event::default().data(n.to_string())),
+                    n + 1,
+                ))
+            });
+            let bye = futures_util::stream::once(async {
+                Ok(Event::default().event("bye").data("draining"))
+            });
+            Sse::new(ticks.take_until(shutdown.fired()).chain(bye))
+        }),
+    )
 }
 
-impl Service for EventsApi {
-    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        use axum::response::sse::{Event, Sse};
-        use futures_util::StreamExt;
-        use lifecycle::http::ShutdownSignal;
-
-        let router = Router::new().route(
-            "/events",
-            get(|shutdown: ShutdownSignal| async move {
-                let ticks = futures_util::stream::unfold(0u64, |n| async move {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    Some((
-                        Ok::<_, std::convert::Infallible>(Event::default().data(n.to_string())),
-                        n + 1,
-                    ))
-                });
-                let bye = futures_util::stream::once(async {
-                    Ok(Event::default().event("bye").data("draining"))
-                });
-                Sse::new(ticks.take_until(shutdown.fired()).chain(bye))
-            }),
-        );
-        Ok(EventsApi {
-            server: Server::new(router).bind(local()),
-        })
-    }
-    serve_hooks!("events");
-}
+api!(EventsApi, [], "events", Server::new(events()).bind(local()));
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_sent_events_end_with_a_goodbye_when_draining_begins() {
-    let builder = Lifecycle::builder()
-        .only::<EventsApi>()
-        .handle_signals(false)
-        .drain_timeout(Duration::from_secs(5));
-    let shutdown = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of("events").await;
+    let app = start_with(
+        Lifecycle::builder()
+            .only::<EventsApi>()
+            .drain_timeout(Duration::from_secs(5)),
+        "events",
+    )
+    .await;
 
-    let events = tokio::spawn(request(addr, Method::GET, "/events", ""));
+    let events = tokio::spawn(request(app.addr, Method::GET, "/events", ""));
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(!events.is_finished(), "the stream runs until shutdown");
-    shutdown.shutdown();
+    app.shutdown.shutdown();
 
     let reply = tokio::time::timeout(Duration::from_secs(3), events)
         .await
@@ -660,58 +633,49 @@ async fn server_sent_events_end_with_a_goodbye_when_draining_begins() {
         "{}",
         reply.body
     );
-    let report = run.await.unwrap().unwrap();
-    assert!(report.is_clean(), "{report:?}");
+    app.clean_report().await;
 }
 
 // --- Work that outlives its response, held in the gate -----------------------
 
-#[derive(Component)]
-#[component(drain_timeout = "5s")]
-struct ExportApi {
-    server: Server,
+/// `/export`: accepted, with work held in the gate that goes on for a
+/// while after draining began.
+fn export() -> Router {
+    use lifecycle::http::ShutdownSignal;
+
+    Router::new().route(
+        "/export",
+        get(|shutdown: ShutdownSignal| async move {
+            let Ok(guard) = shutdown.hold() else {
+                return StatusCode::SERVICE_UNAVAILABLE;
+            };
+            tokio::spawn(async move {
+                let _in_flight = guard;
+                shutdown.fired().await;
+                // Saving progress takes a while after draining began.
+                tokio::time::sleep(Duration::from_millis(400)).await;
+            });
+            StatusCode::ACCEPTED
+        }),
+    )
 }
 
-impl Service for ExportApi {
-    async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
-        use lifecycle::http::ShutdownSignal;
-
-        let router = Router::new().route(
-            "/export",
-            get(|shutdown: ShutdownSignal| async move {
-                let Ok(guard) = shutdown.hold() else {
-                    return StatusCode::SERVICE_UNAVAILABLE;
-                };
-                tokio::spawn(async move {
-                    let _in_flight = guard;
-                    shutdown.fired().await;
-                    // Saving progress takes a while after draining began.
-                    tokio::time::sleep(Duration::from_millis(400)).await;
-                });
-                StatusCode::ACCEPTED
-            }),
-        );
-        Ok(ExportApi {
-            server: Server::new(router).bind(local()),
-        })
-    }
-    serve_hooks!("export");
-}
+api!(
+    ExportApi,
+    [],
+    "export",
+    Server::new(export()).bind(local()),
+    drain_timeout = "5s"
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drain_waits_for_work_held_past_its_response() {
-    let builder = Lifecycle::builder()
-        .only::<ExportApi>()
-        .handle_signals(false);
-    let shutdown = builder.shutdown_handle();
-    let run = tokio::spawn(builder.run_with_report());
-    let addr = addr_of("export").await;
+    let app = start::<ExportApi>("export").await;
 
-    let reply = request(addr, Method::GET, "/export", "").await.unwrap();
+    let reply = fetch(app.addr, "/export").await;
     assert_eq!(reply.status, StatusCode::ACCEPTED);
-    shutdown.shutdown();
-    let report = run.await.unwrap().unwrap();
-    assert!(report.is_clean(), "{report:?}");
+    app.shutdown.shutdown();
+    let report = app.clean_report().await;
     let drain = report
         .record("ExportApi", lifecycle::Phase::Drain)
         .expect("drain record");
@@ -735,12 +699,8 @@ api!(
 /// Stop intake plus drain of one run, with or without an idle keep-alive
 /// connection open at shutdown.
 async fn drain_time(idle_connection: bool) -> Duration {
-    let App {
-        shutdown,
-        run,
-        addr,
-    } = start::<GraceApi>("grace").await;
-    let mut client = Client::connect(addr).await.unwrap();
+    let app = start::<GraceApi>("grace").await;
+    let mut client = Client::connect(app.addr).await.unwrap();
     let reply = client.send(Method::GET, "/hello", "").await.unwrap();
     assert_eq!(reply.status, StatusCode::OK);
     let client = if idle_connection {
@@ -750,9 +710,8 @@ async fn drain_time(idle_connection: bool) -> Duration {
         tokio::time::sleep(Duration::from_millis(50)).await;
         None
     };
-    shutdown.shutdown();
-    let report = run.await.unwrap().unwrap();
-    assert!(report.is_clean(), "{report:?}");
+    app.shutdown.shutdown();
+    let report = app.clean_report().await;
     if let Some(mut client) = client {
         assert!(
             client.closed_within(Duration::from_secs(1)).await,
@@ -823,10 +782,7 @@ async fn idle_and_half_sent_connections_do_not_hold_the_drain() {
 
     let signalled = std::time::Instant::now();
     process.signal("TERM");
-    let (status, lines) =
-        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
-            .await
-            .unwrap();
+    let (status, lines) = exited(process).await;
     let took = signalled.elapsed();
     println!("SIGTERM to exit: {took:?} (the checkout in flight had ~1.2 s left; deadline 10 s)");
 
@@ -873,7 +829,7 @@ async fn half_sent_heads_are_closed_by_the_header_read_timeout() {
         sockets.push((kind, socket));
     }
     // Meanwhile the server serves.
-    let reply = request(addr, Method::GET, "/products", "").await.unwrap();
+    let reply = fetch(addr, "/products").await;
     assert_eq!(reply.status, StatusCode::OK);
 
     let sockets = tokio::task::spawn_blocking(move || {
@@ -896,9 +852,6 @@ async fn half_sent_heads_are_closed_by_the_header_read_timeout() {
     );
     drop(sockets);
     process.signal("TERM");
-    let (status, lines) =
-        tokio::task::spawn_blocking(move || process.wait(Duration::from_secs(20)))
-            .await
-            .unwrap();
+    let (status, lines) = exited(process).await;
     assert!(status.success(), "exit {status}:\n{}", lines.join("\n"));
 }
