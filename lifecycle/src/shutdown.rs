@@ -25,7 +25,8 @@ pub(crate) async fn run(
     let mut report = Report::default();
     let trigger = run.trigger.clone();
     let mut signals = signals;
-    let upgrades = signals.as_mut().and_then(Signals::upgrade_requests);
+    #[cfg_attr(not(all(unix, feature = "upgrade")), allow(unused_mut))]
+    let mut upgrades = signals.as_mut().and_then(Signals::upgrade_requests);
     #[cfg(all(unix, feature = "upgrade"))]
     let successor = crate::upgrade::Successor::from_env();
 
@@ -61,6 +62,8 @@ pub(crate) async fn run(
             .map(|(name, instance)| (name, instance.check))
             .collect();
         trigger.health.set_checks(checks);
+        #[cfg(all(unix, feature = "upgrade"))]
+        crate::upgrade::ignore_early(upgrades.as_mut());
         trigger.mark_ready();
         tracing::info!(components = run.graph.len(), "ready");
         run.events.ready(run.graph.len());

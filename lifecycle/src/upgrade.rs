@@ -77,6 +77,17 @@ pub(crate) enum UpgradeError {
     },
 }
 
+/// Drops the requests that came during start-up. Called before the process
+/// says it is ready (log, `READY=1`, pid file), so that a `SIGUSR2` sent by
+/// anyone who saw it ready is served, however late the run's task gets to
+/// [`while_running`] on a loaded machine.
+pub(crate) fn ignore_early(requests: Option<&mut UpgradeRequests>) {
+    let Some(requests) = requests else { return };
+    while requests.try_recv().is_ok() {
+        tracing::warn!("SIGUSR2 during start-up ignored: send it again once ready");
+    }
+}
+
 /// While the application runs: serves upgrade requests, one at a time,
 /// until shutdown begins (a successful upgrade begins it).
 pub(crate) async fn while_running(run: &Run, requests: Option<UpgradeRequests>) {
@@ -84,9 +95,6 @@ pub(crate) async fn while_running(run: &Run, requests: Option<UpgradeRequests>) 
     let Some(mut requests) = requests else {
         return begun.await;
     };
-    while requests.try_recv().is_ok() {
-        tracing::warn!("SIGUSR2 during start-up ignored: send it again once ready");
-    }
     tokio::select! {
         () = begun => {}
         () = upgrades(run, &mut requests) => {}

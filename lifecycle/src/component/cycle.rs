@@ -18,6 +18,56 @@
 //! is computed from its dependencies' depths, except by a component that
 //! reports a cycle: evaluation stops there, so rustc never meets a cyclic
 //! constant, and our message is the only one.
+//!
+//! The bounds, checked here (these examples are compiled by `cargo test`):
+//! a cycle longer than the path buffer still does not compile, and a chain
+//! longer than it is no cycle.
+//!
+//! ```compile_fail,E0391
+//! # use lifecycle::{Component, Deps, Service};
+//! # macro_rules! components {
+//! #     ($($name:ident -> $next:ident),*) => {$(
+//! #         #[derive(Component)]
+//! #         #[component(depends_on = [$next])]
+//! #         struct $name;
+//! #         impl Service for $name {
+//! #             async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//! #                 Ok($name)
+//! #             }
+//! #         }
+//! #     )*};
+//! # }
+//! // 33 components in a ring: rustc's E0391, not our message.
+//! components!(C0 -> C1, C1 -> C2, C2 -> C3, C3 -> C4, C4 -> C5, C5 -> C6, C6 -> C7, C7 -> C8, C8 -> C9, C9 -> C10, C10 -> C11, C11 -> C12, C12 -> C13, C13 -> C14, C14 -> C15, C15 -> C16, C16 -> C17, C17 -> C18, C18 -> C19, C19 -> C20, C20 -> C21, C21 -> C22, C22 -> C23, C23 -> C24, C24 -> C25, C25 -> C26, C26 -> C27, C27 -> C28, C28 -> C29, C29 -> C30, C30 -> C31, C31 -> C32, C32 -> C0);
+//! # fn main() {}
+//! ```
+//!
+//! ```
+//! # use lifecycle::{Component, Deps, Service};
+//! # macro_rules! components {
+//! #     ($($name:ident -> $next:ident),*) => {$(
+//! #         #[derive(Component)]
+//! #         #[component(depends_on = [$next])]
+//! #         struct $name;
+//! #         impl Service for $name {
+//! #             async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//! #                 Ok($name)
+//! #             }
+//! #         }
+//! #     )*};
+//! # }
+//! # #[derive(Component)]
+//! # struct L40;
+//! # impl Service for L40 {
+//! #     async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//! #         Ok(L40)
+//! #     }
+//! # }
+//! // A chain of 41 components: compiles, 40 levels deep.
+//! components!(L0 -> L1, L1 -> L2, L2 -> L3, L3 -> L4, L4 -> L5, L5 -> L6, L6 -> L7, L7 -> L8, L8 -> L9, L9 -> L10, L10 -> L11, L11 -> L12, L12 -> L13, L13 -> L14, L14 -> L15, L15 -> L16, L16 -> L17, L17 -> L18, L18 -> L19, L19 -> L20, L20 -> L21, L21 -> L22, L22 -> L23, L23 -> L24, L24 -> L25, L25 -> L26, L26 -> L27, L27 -> L28, L28 -> L29, L29 -> L30, L30 -> L31, L31 -> L32, L32 -> L33, L33 -> L34, L34 -> L35, L35 -> L36, L36 -> L37, L37 -> L38, L38 -> L39, L39 -> L40);
+//! const _: () = assert!(<L0 as Component>::DEPTH == 40);
+//! # fn main() {}
+//! ```
 
 use std::any::TypeId;
 
