@@ -190,7 +190,7 @@ fn without_a_watchdog_there_are_no_pings() {
 #[cfg(target_os = "linux")]
 #[test]
 fn an_upgrade_makes_the_new_process_the_main_one() {
-    use lifecycle_suite::restart::{alive, signal, wait_new_pid, Scratch};
+    use lifecycle_suite::restart::{alive, signal, try_new_pid, wait_new_pid, Scratch};
     let socket = NotifySocket::bind();
     let scratch = Scratch::new("notify-upgrade");
     let pid_file = scratch.path("orders.pid");
@@ -209,7 +209,12 @@ fn an_upgrade_makes_the_new_process_the_main_one() {
         first
     );
     signal(first, rustix::process::Signal::USR2);
-    let new = wait_new_pid(&pid_file, Some(first), Duration::from_secs(30));
+    let new = try_new_pid(&pid_file, Some(first), Duration::from_secs(30)).unwrap_or_else(|| {
+        panic!(
+            "no new process in the pid file 30s after SIGUSR2; the old one printed:\n{}",
+            old.lines_with("").join("\n")
+        )
+    });
     scratch.track(new);
     let (status, lines) = old.wait(Duration::from_secs(30));
     assert!(status.success(), "{}", lines.join("\n"));

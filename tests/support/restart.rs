@@ -212,16 +212,21 @@ pub fn read_pid(path: &Path) -> Option<u32> {
 
 /// Waits until the pid file names a process other than `old`.
 pub fn wait_new_pid(path: &Path, old: Option<u32>, timeout: Duration) -> u32 {
+    try_new_pid(path, old, timeout)
+        .unwrap_or_else(|| panic!("{} still names {old:?} after {timeout:?}", path.display()))
+}
+
+/// The process the pid file names once it names one other than `old`;
+/// `None` if it does not within `timeout`.
+pub fn try_new_pid(path: &Path, old: Option<u32>, timeout: Duration) -> Option<u32> {
     let until = Instant::now() + timeout;
     loop {
         if let Some(pid) = read_pid(path).filter(|&pid| Some(pid) != old) {
-            return pid;
+            return Some(pid);
         }
-        assert!(
-            Instant::now() < until,
-            "{} still names {old:?} after {timeout:?}",
-            path.display()
-        );
+        if Instant::now() >= until {
+            return None;
+        }
         thread::sleep(Duration::from_millis(10));
     }
 }
