@@ -31,14 +31,16 @@ fn the_runtime_modules_form_no_cycle() {
         src.display()
     );
     let graph = graph(&files);
-    for (m, to) in &graph {
-        eprintln!(
-            "EDGE {m} {}",
-            to.iter().cloned().collect::<Vec<_>>().join(" ")
-        );
-    }
     if let Some(cycle) = find_cycle(&graph) {
-        panic!("module cycle: {}", cycle.join(" -> "));
+        let edges: Vec<String> = graph
+            .iter()
+            .map(|(m, to)| format!("{m} -> {}", to.iter().cloned().collect::<Vec<_>>().join(" ")))
+            .collect();
+        panic!(
+            "module cycle: {}\nthe edges:\n{}",
+            cycle.join(" -> "),
+            edges.join("\n")
+        );
     }
 }
 
