@@ -95,5 +95,18 @@ async fn pid_file_comes_from_the_builder() {
         matches!(&error, RunError::Config { setting, .. } if setting == "pid_file"),
         "{error}"
     );
+
+    // `-` is stdout for the report's outputs, but no place for a pid file.
+    let error = Lifecycle::builder()
+        .hermetic()
+        .only::<Alone>()
+        .pid_file("-")
+        .start()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RunError::Config { setting, reason } if setting == "pid_file" && reason.contains("needs a file")),
+        "{error}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

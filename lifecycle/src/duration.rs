@@ -4,7 +4,8 @@
 use std::fmt;
 use std::time::Duration;
 
-/// Writes a deadline back the way it is configured: `250ms`, `10s`, `1m30s`.
+/// Writes a deadline back the way it is configured, to the millisecond
+/// (microseconds only below one): `250ms`, `10s`, `1m30s`.
 pub(crate) fn format_deadline(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {

@@ -2,7 +2,7 @@
 //! three shutdown phases, each under its deadline.
 
 use crate::phases::stop::run_phase;
-use crate::run::{writes, Run};
+use crate::run::Run;
 
 use crate::phase::Phase;
 use crate::phases::startup::start;
@@ -197,7 +197,7 @@ fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record
         outcome: Outcome::Skipped,
         began: at,
         duration: std::time::Duration::ZERO,
-        idle: !writes(run, i, phase),
+        idle: !run.parts[i].slot.writes(phase),
         steps: {
             let step = run.steps.tick();
             (step, step)

@@ -34,7 +34,12 @@ fn the_runtime_modules_form_no_cycle() {
     if let Some(cycle) = find_cycle(&graph) {
         let edges: Vec<String> = graph
             .iter()
-            .map(|(m, to)| format!("{m} -> {}", to.iter().cloned().collect::<Vec<_>>().join(" ")))
+            .map(|(m, to)| {
+                format!(
+                    "{m} -> {}",
+                    to.iter().cloned().collect::<Vec<_>>().join(" ")
+                )
+            })
             .collect();
         panic!(
             "module cycle: {}\nthe edges:\n{}",

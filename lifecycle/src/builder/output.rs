@@ -65,10 +65,18 @@ impl ReportFile {
 }
 
 /// Refuses, before anything starts, an output path whose directory does not
-/// exist: finding out after the shutdown would lose the report.
-pub(super) fn check_output(path: &Path, setting: &str) -> Result<(), RunError> {
+/// exist (finding out after the shutdown would lose the report), and `-`
+/// where stdout is no place for it (a pid file).
+pub(super) fn check_output(path: &Path, setting: &str, stdout: bool) -> Result<(), RunError> {
     if path.as_os_str() == "-" {
-        return Ok(());
+        return if stdout {
+            Ok(())
+        } else {
+            Err(RunError::Config {
+                setting: setting.to_owned(),
+                reason: "needs a file: `-` (stdout) is for the report's outputs".to_owned(),
+            })
+        };
     }
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,

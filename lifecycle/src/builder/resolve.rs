@@ -67,7 +67,7 @@ impl Builder {
         ];
         let mut outputs = Vec::new();
         for (env, env_setting, own, own_setting, rendering) in report_files {
-            if let Some((path, setting)) = chosen(env, env_setting, own, own_setting)? {
+            if let Some((path, setting)) = chosen(env, env_setting, own, own_setting, true)? {
                 outputs.push(ReportFile {
                     path,
                     rendering,
@@ -75,7 +75,13 @@ impl Builder {
                 });
             }
         }
-        let pid_file = chosen(env.pid_file, settings::PID_FILE, &self.pid_file, "pid_file")?;
+        let pid_file = chosen(
+            env.pid_file,
+            settings::PID_FILE,
+            &self.pid_file,
+            "pid_file",
+            false,
+        )?;
         let mut graph = Graph::build(&self.roots)?;
         graph.apply_settings(source)?;
         let setups = self.setups(&graph)?;
@@ -164,19 +170,21 @@ fn not_in_run(setting: &str, component: &str) -> RunError {
 }
 
 /// An output path: the environment's, else the builder's, with the setting
-/// that chose it; checked before anything starts.
+/// that chose it; checked before anything starts. `-` means stdout where
+/// `stdout` allows it.
 fn chosen(
     env: Option<PathBuf>,
     env_setting: &'static str,
     own: &Option<PathBuf>,
     own_setting: &'static str,
+    stdout: bool,
 ) -> Result<Option<(PathBuf, &'static str)>, RunError> {
     let chosen = match env {
         Some(path) => Some((path, env_setting)),
         None => own.clone().map(|path| (path, own_setting)),
     };
     if let Some((path, setting)) = &chosen {
-        check_output(path, setting)?;
+        check_output(path, setting, stdout)?;
     }
     Ok(chosen)
 }

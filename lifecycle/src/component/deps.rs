@@ -107,7 +107,6 @@ impl<T: fmt::Debug> fmt::Debug for Dep<T> {
 
 /// The built direct dependencies of one component, by type, and the values
 /// supplied to the run.
-#[derive(Default)]
 pub(crate) struct DepStore {
     entries: Vec<(TypeId, Arc<dyn Any + Send + Sync>)>,
     supplies: Arc<Supplies>,

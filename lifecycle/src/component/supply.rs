@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 /// The values given to [`Builder::supply`](crate::Builder::supply), by type.
-#[derive(Default, Clone)]
+#[derive(Default)]
 pub(crate) struct Supplies(HashMap<TypeId, Arc<dyn Any + Send + Sync>>);
 
 impl Supplies {

@@ -66,13 +66,13 @@ impl Watch {
         generation: u64,
         cause: Cause,
     ) -> Handled {
-        let (current, stopping) = self.current();
-        if !trigger.begun.is_cancelled() && (current != generation || stopping.is_cancelled()) {
-            tracing::debug!(component, %cause, "failure of a stopped incarnation; ignored");
-            return Handled::Stale;
-        }
         if trigger.begun.is_cancelled() {
             return Handled::NotTaken;
+        }
+        let (current, stopping) = self.current();
+        if current != generation || stopping.is_cancelled() {
+            tracing::debug!(component, %cause, "failure of a stopped incarnation; ignored");
+            return Handled::Stale;
         }
         let now = Instant::now();
         let failure = Failure {

@@ -166,13 +166,8 @@ impl Run {
             outcome: Outcome::Interrupted,
             began: stopped_at.saturating_sub(ran_for),
             duration: ran_for,
-            idle: !writes(self, i, phase),
+            idle: !self.parts[i].slot.writes(phase),
             steps: (self.steps.began(i), self.steps.tick()),
         }
     }
-}
-
-/// Whether component `i` wrote its hook for `phase` (`false` if never built).
-pub(crate) fn writes(run: &Run, i: usize, phase: Phase) -> bool {
-    run.parts[i].slot.writes(phase)
 }
