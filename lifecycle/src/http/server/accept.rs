@@ -44,6 +44,9 @@ pub(super) async fn serve(
     // counts what is still open before the tasks go.
     let _cut = CutOnDrop(registry.clone());
     let accept = |stream: TcpStream, connections: &mut JoinSet<()>| {
+        // Small writes (event streams, HTTP/2 frames) go out at once rather
+        // than wait on the peer's delayed ACK.
+        let _ = stream.set_nodelay(true);
         let (socket, shared) = registry.open(stream, listener_closed.clone());
         connections.spawn(connection::serve(
             builder.clone(),
