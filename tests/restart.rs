@@ -430,6 +430,26 @@ mod requested {
         }
     }
 
+    pub static PANICKY_INCARNATIONS: AtomicUsize = AtomicUsize::new(0);
+    pub static PANICS: AtomicBool = AtomicBool::new(false);
+
+    #[derive(Component)]
+    pub struct Panicky;
+    impl Service for Panicky {
+        async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            PANICKY_INCARNATIONS.fetch_add(1, Ordering::SeqCst);
+            PANICS.store(false, Ordering::SeqCst);
+            Ok(Panicky)
+        }
+        async fn ready(&self) -> lifecycle::Result<()> {
+            assert!(
+                !PANICS.load(Ordering::SeqCst),
+                "a readiness check that panics"
+            );
+            Ok(())
+        }
+    }
+
     #[derive(Component)]
     pub struct Bare;
     impl Service for Bare {
@@ -480,6 +500,27 @@ async fn a_readiness_check_failing_too_long_restarts_the_component() {
     assert!(app.health().readiness().await.ready);
     let report = app.shutdown().await;
     assert!(matches!(report.restarts[0].cause, Cause::NotReady(_)));
+    assert!(report.is_clean(), "{}", report.failures());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_readiness_check_that_panics_counts_as_not_ready_and_the_run_goes_on() {
+    use requested::*;
+    use std::sync::atomic::Ordering;
+    let app = start::<Panicky, Panicky>(
+        policy(Duration::from_millis(100), 5).when_not_ready_for(Duration::from_secs(4)),
+    )
+    .await;
+    PANICS.store(true, Ordering::SeqCst);
+    sleep(Duration::from_secs(6)).await;
+    // The supervisor caught the panic, waited out the limit and restarted it.
+    assert_eq!(PANICKY_INCARNATIONS.load(Ordering::SeqCst), 2);
+    assert!(app.health().readiness().await.ready);
+    let report = app.shutdown().await;
+    assert_eq!(
+        report.restarts[0].cause,
+        Cause::NotReady("readiness check panicked".into())
+    );
     assert!(report.is_clean(), "{}", report.failures());
 }
 

@@ -15,6 +15,12 @@ pub(crate) trait ReadinessCheck: Send + Sync {
     fn ready(&self) -> BoxFuture<'_, Result<()>>;
 }
 
+/// Runs a readiness check, containing a panic in it: `None` when it
+/// panicked. Whoever asks (a probe, the supervisor) goes on either way.
+pub(crate) async fn run_check(check: &dyn ReadinessCheck) -> Option<Result<()>> {
+    AssertUnwindSafe(check.ready()).catch_unwind().await.ok()
+}
+
 /// The application's health, shared by the runtime and whoever serves probes.
 ///
 /// *Ready* is false until every component has started and false again the
@@ -134,13 +140,13 @@ impl Health {
             .clone();
         let results =
             futures_util::future::join_all(checks.iter().map(|(name, hooks)| async move {
-                match AssertUnwindSafe(hooks.ready()).catch_unwind().await {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => {
+                match run_check(&**hooks).await {
+                    Some(Ok(())) => None,
+                    Some(Err(e)) => {
                         let error = HookError::new(e);
                         Some((*name, error.to_string(), Some(error)))
                     }
-                    Err(_) => Some((*name, "readiness check panicked".to_owned(), None)),
+                    None => Some((*name, "readiness check panicked".to_owned(), None)),
                 }
             }))
             .await;

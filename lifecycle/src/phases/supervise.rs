@@ -2,6 +2,7 @@
 //! [`Restart`] policy come here, and their subgraph is stopped and started
 //! again, until shutdown begins.
 
+use crate::context::health::run_check;
 use crate::context::watch::Failure;
 
 use crate::graph::walk::{walk, Job, Order};
@@ -382,13 +383,14 @@ impl NotReady {
                 if !instance.hooks.writes_ready() {
                     continue;
                 }
-                let checked = tokio::time::timeout(limit, instance.check.ready()).await;
+                let checked = tokio::time::timeout(limit, run_check(&*instance.check)).await;
                 let error = match checked {
-                    Ok(Ok(())) => {
+                    Ok(Some(Ok(()))) => {
                         self.since[i] = None;
                         continue;
                     }
-                    Ok(Err(e)) => format!("{e:#}"),
+                    Ok(Some(Err(e))) => format!("{e:#}"),
+                    Ok(None) => "readiness check panicked".to_owned(),
                     Err(_) => format!("readiness check took longer than {limit:?}"),
                 };
                 let since = *self.since[i].get_or_insert_with(Instant::now);
