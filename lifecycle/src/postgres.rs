@@ -133,13 +133,10 @@ impl Pool {
     }
 
     /// [`connect`](Pool::connect) to the URL in environment variable `var`,
-    /// or to `default` when it is unset (or blank, or not UTF-8).
+    /// or to `default` when it is unset or blank; a value that is not UTF-8
+    /// is an error naming the variable.
     pub async fn connect_env(var: &str, default: &str) -> crate::Result<Self> {
-        let url = crate::config::var(var)
-            .ok()
-            .flatten()
-            .unwrap_or_else(|| default.to_owned());
-        Pool::connect(&url).await
+        Pool::connect(&crate::config::env_or(var, default.to_owned())?).await
     }
 
     /// The default pool settings, to adjust and pass to

@@ -13,15 +13,6 @@ pub async fn connect(url: &str, name: &str) -> crate::Result<Connection> {
     Ok(Connection::connect(url, properties).await?)
 }
 
-/// The value of environment variable `var`, or `default` when it is unset
-/// (or blank, or not UTF-8).
-pub(super) fn env_or(var: &str, default: &str) -> String {
-    crate::config::var(var)
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| default.to_owned())
-}
-
 /// Declares a durable queue (idempotent while its arguments match).
 pub async fn declare_queue(channel: &Channel, queue: &str) -> crate::Result<()> {
     channel

@@ -1,7 +1,7 @@
 //! [`Publisher`]: persistent messages with publisher confirms, on a
 //! connection it reopens by itself.
 
-use crate::amqp::connection::{self, connect, declare_queue, env_or};
+use crate::amqp::connection::{self, connect, declare_queue};
 use crate::amqp::error::Error;
 use crate::context::Context;
 use lapin::options::{BasicPublishOptions, ConfirmSelectOptions};
@@ -102,9 +102,10 @@ impl Publisher {
     }
 
     /// [`connect`](Publisher::connect) to the URL in environment variable
-    /// `var`, or to `default` when it is unset.
+    /// `var`, or to `default` when it is unset or blank (see
+    /// [`config::env_or`](crate::config::env_or)).
     pub async fn connect_env(var: &str, default: &str) -> crate::Result<Self> {
-        Publisher::connect(&env_or(var, default)).await
+        Publisher::connect(&crate::config::env_or(var, default.to_owned())?).await
     }
 
     /// The current connection and channel.

@@ -5,7 +5,7 @@ mod consuming;
 
 pub use consuming::{CONNECTION_CHECK_EVERY, SETTLE_TIMEOUT};
 
-use crate::amqp::connection::{self, connect, declare_queue, env_or};
+use crate::amqp::connection::{self, connect, declare_queue};
 use crate::amqp::error::Error;
 use crate::amqp::message::Message;
 use crate::amqp::on_error::OnError;
@@ -86,9 +86,10 @@ impl Consumer {
     }
 
     /// [`connect`](Consumer::connect) to the URL in environment variable
-    /// `var`, or to `default` when it is unset.
+    /// `var`, or to `default` when it is unset or blank (see
+    /// [`config::env_or`](crate::config::env_or)).
     pub async fn connect_env(var: &str, default: &str, queue: &str) -> crate::Result<Self> {
-        Consumer::connect(&env_or(var, default), queue).await
+        Consumer::connect(&crate::config::env_or(var, default.to_owned())?, queue).await
     }
 
     /// A consumer of `queue` on an existing connection. The consumer closes
