@@ -20,9 +20,13 @@ use tokio::time::Instant;
 /// a new connection and channel. It does not go through a component restart
 /// because what publishes is usually the front of the application (an HTTP
 /// API): restarting it would restart everything that depends on it, closing
-/// listeners for a broker blip that an outbox absorbs anyway. Until a publish
-/// succeeds again, [`ready`](Publisher::ready) fails with the last error, so
-/// the component is not ready instead of failing silently.
+/// listeners for a broker blip that an outbox absorbs anyway. From a failed
+/// publish until a publish succeeds or a readiness check finds the channel
+/// connected (reconnecting if it must), [`ready`](Publisher::ready) fails
+/// with the last error, so the component is not ready instead of failing
+/// silently. A connected channel is enough to be ready again: a component
+/// that is not ready gets no traffic, so waiting for a publish to succeed
+/// could keep it out for good.
 pub struct Publisher {
     /// The broker's URL, for reconnections.
     url: String,
@@ -204,10 +208,11 @@ impl Publisher {
         }
     }
 
-    /// `Ok` while the publisher can publish: connected, and the last
-    /// publish (if any failed since) succeeded. While it cannot, tries to
-    /// reconnect (at most every [`RECONNECT_EVERY`]) and fails with the last
-    /// error. For [`Service::ready`](crate::Service::ready).
+    /// `Ok` while the publisher can publish: connected, and no publish has
+    /// failed since the last check. After a failure, tries to reconnect (at
+    /// most every [`RECONNECT_EVERY`]; a channel still connected is kept):
+    /// `Ok` once connected, else the last error. For
+    /// [`Service::ready`](crate::Service::ready).
     pub async fn ready(&self) -> crate::Result<()> {
         let broken = self
             .broken
