@@ -176,3 +176,42 @@ fn requests_get_503_within_a_second_while_the_database_is_cut_and_recover() {
 
     api.terminate_cleanly(Duration::from_secs(30));
 }
+
+/// A session the server ends (`pg_terminate_backend`, as in a restart or a
+/// failover) is "unavailable" (`503`, retry), not a bad query (`500`).
+#[test]
+fn a_session_the_server_ends_is_unavailable_not_a_bad_query() {
+    use lifecycle::postgres::{is_unavailable, sqlx};
+    let Some(services) = services("terminated") else {
+        return;
+    };
+    services.runtime.block_on(async {
+        let mut victim = <sqlx::PgConnection as sqlx::Connection>::connect(&services.database_url)
+            .await
+            .expect("connect");
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut victim)
+            .await
+            .expect("its pid");
+        let ended: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+            .bind(pid)
+            .fetch_one(&services.db)
+            .await
+            .expect("terminate it");
+        assert!(ended);
+        let error = sqlx::query("SELECT 1")
+            .execute(&mut victim)
+            .await
+            .expect_err("its session is gone");
+        assert!(
+            is_unavailable(&error),
+            "not counted as unavailable: {error:?}"
+        );
+        assert!(!is_unavailable(
+            &sqlx::query("SELECT * FROM no_such_table_here")
+                .execute(&services.db)
+                .await
+                .expect_err("a bad query")
+        ));
+    });
+}

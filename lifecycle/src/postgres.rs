@@ -107,14 +107,20 @@ pub enum Error {
 /// assert!(!is_unavailable(&sqlx::Error::RowNotFound));
 /// ```
 pub fn is_unavailable(error: &sqlx::Error) -> bool {
-    matches!(
-        error,
+    match error {
         sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-            | sqlx::Error::WorkerCrashed
-    )
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        // The server ending the session: class 08 (connection exception),
+        // and 57P01-57P03 (shut down, crash recovery, cannot connect now), as
+        // in a restart or a failover.
+        sqlx::Error::Database(error) => error.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03")
+        }),
+        _ => false,
+    }
 }
 
 /// A PostgreSQL connection pool ([`sqlx::PgPool`], which it derefs to) that
