@@ -137,6 +137,8 @@ pub struct LoadReport {
     pub posts_failed: u64,
     /// Failures by kind, for the message.
     pub failures: BTreeMap<String, u64>,
+    /// The latency of every answered request.
+    pub latencies: Vec<Duration>,
 }
 
 impl LoadReport {
@@ -148,6 +150,7 @@ impl LoadReport {
         for (kind, n) in other.failures {
             *self.failures.entry(kind).or_default() += n;
         }
+        self.latencies.extend(other.latencies);
     }
 
     fn fail(&mut self, method: &Method, kind: String) {
@@ -156,6 +159,16 @@ impl LoadReport {
             self.posts_failed += 1;
         }
         *self.failures.entry(format!("{method} {kind}")).or_default() += 1;
+    }
+
+    /// The 99th percentile of the answered requests' latencies.
+    pub fn p99(&self) -> Duration {
+        let mut sorted = self.latencies.clone();
+        sorted.sort_unstable();
+        sorted
+            .get((sorted.len() * 99 / 100).min(sorted.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -269,6 +282,7 @@ async fn client_loop(
         };
         report.requests += 1;
         report.posts += u64::from(method == Method::POST);
+        let sent = Instant::now();
         match current.send(method.clone(), path, body).await {
             Ok(reply) if reply.status.is_server_error() => {
                 report.fail(&method, format!("status {}", reply.status));
@@ -277,6 +291,7 @@ async fn client_loop(
                 }
             }
             Ok(reply) => {
+                report.latencies.push(sent.elapsed());
                 if reply.closes() {
                     client = None;
                 }
