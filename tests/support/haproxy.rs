@@ -22,18 +22,9 @@ pub fn binary() -> Option<PathBuf> {
     crate::system_binary("haproxy")
 }
 
-/// Whether `haproxy` is installed. When it is not, a test says `SKIPPED`,
-/// unless `LIFECYCLE_REQUIRE_SERVICES=1` (as in CI), where it fails.
+/// Whether `haproxy` is installed (see [`crate::installed`]).
 pub fn installed() -> bool {
-    if binary().is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var("LIFECYCLE_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "haproxy is not installed but LIFECYCLE_REQUIRE_SERVICES=1: install it (apt-get install -y haproxy)"
-    );
-    println!("SKIPPED: haproxy not installed");
-    false
+    crate::installed("haproxy", "haproxy")
 }
 
 /// A running HAProxy balancing `servers` behind `frontend`.

@@ -205,6 +205,21 @@ pub fn system_binary(name: &str) -> Option<PathBuf> {
         })
 }
 
+/// Whether system program `name` (Debian package `package`) is installed.
+/// When it is not, the test says `SKIPPED`, unless
+/// `LIFECYCLE_REQUIRE_SERVICES=1` (as in CI), where it fails.
+pub fn installed(name: &str, package: &str) -> bool {
+    if system_binary(name).is_some() {
+        return true;
+    }
+    assert!(
+        std::env::var("LIFECYCLE_REQUIRE_SERVICES").as_deref() != Ok("1"),
+        "{name} is not installed but LIFECYCLE_REQUIRE_SERVICES=1: install it (apt-get install -y {package})"
+    );
+    println!("SKIPPED: {name} not installed");
+    false
+}
+
 /// Starts a server program in the foreground, detached from the test's
 /// terminal (it logs to its own files).
 pub fn spawn_quiet(program: PathBuf, args: &[&std::ffi::OsStr]) -> Child {

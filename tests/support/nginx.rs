@@ -14,18 +14,9 @@ pub fn binary() -> Option<PathBuf> {
     crate::system_binary("nginx")
 }
 
-/// Whether `nginx` is installed. When it is not, a test says `SKIPPED`,
-/// unless `LIFECYCLE_REQUIRE_SERVICES=1` (as in CI), where it fails.
+/// Whether `nginx` is installed (see [`crate::installed`]).
 pub fn installed() -> bool {
-    if binary().is_some() {
-        return true;
-    }
-    assert!(
-        std::env::var("LIFECYCLE_REQUIRE_SERVICES").as_deref() != Ok("1"),
-        "nginx is not installed but LIFECYCLE_REQUIRE_SERVICES=1: install it (apt-get install -y nginx-light)"
-    );
-    println!("SKIPPED: nginx not installed");
-    false
+    crate::installed("nginx", "nginx-light")
 }
 
 /// One line of the access log: which upstream(s) nginx tried, what they and
