@@ -889,3 +889,145 @@ async fn a_failure_during_start_up_is_restarted_once_the_application_is_ready() 
     assert_eq!(report.restarts.len(), 1);
     assert!(report.task_failures.is_empty());
 }
+
+mod cut {
+    //! Store <- Api, and Other beside them. Api's drain hangs (cut at the
+    //! 15 s default deadline); Other's takes 14 s.
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Store, deps = [], log = LOG, fail = FAIL);
+    component!(
+        Api,
+        deps = [Store],
+        log = LOG,
+        fail = NEVER,
+        drain = Duration::from_secs(3600)
+    );
+    component!(
+        Other,
+        deps = [],
+        log = LOG,
+        fail = NEVER,
+        drain = Duration::from_secs(14)
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_during_a_restart_cuts_the_restart_and_the_run_fits_its_budget() {
+    use cut::*;
+    let builder = || quiet().only::<Api>().only::<Other>();
+    let budget = builder().budget().unwrap();
+    let app = builder()
+        .restart::<Store>(policy(Duration::from_secs(1), 5))
+        .start()
+        .await
+        .expect("starts");
+    FAIL.notify_one();
+    // In the middle of the restart's drain of Api, which would hang to its
+    // deadline 13 s from now.
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(LOG.count("Api.drain"), 1);
+    let began = Instant::now();
+    let report = app.shutdown().await;
+    let took = Instant::now() - began;
+    assert!(
+        took <= budget.total(),
+        "the shutdown took {took:?}, beyond the budget {budget}"
+    );
+    assert!(report.shutdown_duration <= budget.total());
+    // The restart's drain was cut, and nothing ran twice or was built again:
+    // Store, whose drain the restart had not begun, drains in the shutdown.
+    for (entry, times) in [
+        ("Api.stop_intake", 1),
+        ("Api.drain", 1),
+        ("Api.teardown", 1),
+        ("Store.stop_intake", 1),
+        ("Store.drain", 1),
+        ("Store.teardown", 1),
+        ("Store.init", 1),
+        ("Other.drain", 1),
+        ("Other.teardown", 1),
+    ] {
+        assert_eq!(LOG.count(entry), times, "{entry}: {:?}", LOG.entries());
+    }
+    // The shutdown that took over kept the order: Api before Store.
+    assert!(LOG.index("Api.drain", 0) < LOG.index("Store.drain", 0));
+    assert!(LOG.index("Api.teardown", 0) < LOG.index("Store.teardown", 0));
+    let restart = &report.restarts[0];
+    assert!(
+        restart.records.iter().any(|r| r.component == "Api"
+            && r.phase == Phase::Drain
+            && r.outcome == lifecycle::Outcome::Interrupted),
+        "{:?}",
+        restart.records
+    );
+}
+
+mod stale {
+    //! Twins: two tasks that fail at the same moment.
+    use super::*;
+    pub static FAIL: Notify = Notify::const_new();
+
+    #[derive(Component)]
+    pub struct Twins;
+    impl Service for Twins {
+        async fn init(_deps: Deps<'_, Self>) -> lifecycle::Result<Self> {
+            Ok(Twins)
+        }
+        async fn start(&self, cx: &Context) -> lifecycle::Result<()> {
+            for task in ["left", "right"] {
+                let stopped = cx.shutdown_started();
+                cx.spawn(task, async move {
+                    tokio::select! {
+                        () = FAIL.notified() => Err(lifecycle::Error::msg("connection reset by peer")),
+                        () = stopped => Ok(()),
+                    }
+                });
+            }
+            Ok(())
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failure_of_an_incarnation_a_restart_replaced_never_makes_the_exit_non_zero() {
+    use stale::*;
+    let app = start::<Twins, Twins>(policy(Duration::from_secs(8), 5)).await;
+    // Both tasks fail at once: one restart, for that incarnation.
+    FAIL.notify_waiters();
+    sleep(Duration::from_secs(1)).await;
+    // Shut down during the backoff: the second task's failure belongs to the
+    // incarnation being restarted; it is no failure of the run.
+    let report = app.shutdown().await;
+    assert_eq!(report.restarts.len(), 1);
+    assert!(
+        report.task_failures.is_empty(),
+        "{:?}",
+        report.task_failures
+    );
+    assert!(report.is_clean(), "{}", report.failures());
+}
+
+mod nan {
+    use super::*;
+    pub static LOG: Log = Log::new();
+    pub static FAIL: Notify = Notify::const_new();
+    component!(Jittery, deps = [], log = LOG, fail = FAIL);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_nan_jitter_is_no_jitter_and_the_supervisor_goes_on() {
+    use nan::*;
+    // NaN reaches the policy from a setting parsed as f64, say.
+    let jitter: f64 = "NaN".parse().unwrap();
+    let policy = policy(Duration::from_secs(1), 5).jitter(jitter);
+    assert_eq!(policy.delay(1, 0.5), Duration::from_secs(1));
+    let app = start::<Jittery, Jittery>(policy).await;
+    FAIL.notify_one();
+    sleep(Duration::from_secs(2)).await;
+    assert_eq!(LOG.count("Jittery.init"), 2, "restarted after 1 s");
+    let report = app.shutdown().await;
+    assert_eq!(report.restarts[0].backoff, Duration::from_secs(1));
+    assert!(report.is_clean(), "{}", report.failures());
+}

@@ -331,7 +331,9 @@ pub use component::supply::NotSupplied;
 #[doc(hidden)]
 pub use component::ComponentGraph;
 pub use context::gate::{Gate, Guard, OwnedGuard, Refused};
-pub use context::health::{Health, Readiness};
+pub use context::health::{
+    Health, Readiness, ReadinessChanges, READINESS_CACHE, READINESS_TIMEOUT,
+};
 pub use context::trigger::ShutdownHandle;
 pub use context::Context;
 pub use error::{BoxError, Error, Result};

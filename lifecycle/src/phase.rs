@@ -102,6 +102,16 @@ impl<T> PerPhase<T> {
 }
 
 impl<T: Copy> PerPhase<T> {
+    /// The table with `value` in every cell.
+    pub(crate) const fn filled(value: T) -> PerPhase<T> {
+        PerPhase {
+            start: value,
+            stop_intake: value,
+            drain: value,
+            teardown: value,
+        }
+    }
+
     /// The value for `phase` (`init` shares `start`'s).
     pub fn get(&self, phase: Phase) -> T {
         self[phase]

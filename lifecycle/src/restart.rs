@@ -77,21 +77,29 @@ impl Restart {
     /// Exponential backoff: the first restart waits `initial`, each further
     /// one within the [`intensity`](Restart::intensity) window twice as long,
     /// never more than `max`.
+    #[must_use = "a `Restart` is a value: this returns the changed policy, it does not change this one"]
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Restart {
         self.initial = initial;
         self.max = max.max(initial);
         self
     }
 
-    /// Shortens each wait by up to this fraction (0.0 to 1.0), at random, so
-    /// that many processes restarting at once do not reconnect in step.
+    /// Shortens each wait by up to this fraction (0.0 to 1.0, clamped; NaN
+    /// counts as 0), at random, so that many processes restarting at once
+    /// do not reconnect in step.
+    #[must_use = "a `Restart` is a value: this returns the changed policy, it does not change this one"]
     pub fn jitter(mut self, fraction: f64) -> Restart {
-        self.jitter = fraction.clamp(0.0, 1.0);
+        self.jitter = if fraction.is_nan() {
+            0.0
+        } else {
+            fraction.clamp(0.0, 1.0)
+        };
         self
     }
 
     /// At most `restarts` restarts within `window`; the next failure shuts
     /// the application down with a non-zero exit and says why.
+    #[must_use = "a `Restart` is a value: this returns the changed policy, it does not change this one"]
     pub fn intensity(mut self, restarts: u32, window: Duration) -> Restart {
         self.max_restarts = restarts;
         self.window = window;
@@ -101,6 +109,7 @@ impl Restart {
     /// Also counts as a failure: the component's own
     /// [`Service::ready`](crate::Service::ready) check failing for longer
     /// than `duration` without a break.
+    #[must_use = "a `Restart` is a value: this returns the changed policy, it does not change this one"]
     pub fn when_not_ready_for(mut self, duration: Duration) -> Restart {
         self.not_ready_for = Some(duration);
         self
@@ -146,7 +155,14 @@ impl Restart {
             .checked_mul(1u32 << doublings.min(31))
             .unwrap_or(self.max)
             .min(self.max);
-        delay.mul_f64(1.0 - self.jitter * random.clamp(0.0, 1.0))
+        // Neither factor can be NaN here (`jitter` refuses it, `from_attribute`
+        // gets the derive's checked value), but a NaN would make `mul_f64`
+        // panic inside the supervisor: guard anyway.
+        let shorter = (self.jitter * random).clamp(0.0, 1.0);
+        if shorter.is_nan() {
+            return delay;
+        }
+        delay.mul_f64(1.0 - shorter)
     }
 }
 

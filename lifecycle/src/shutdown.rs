@@ -110,7 +110,7 @@ pub(crate) async fn run(
     let mut hurried = phase(
         &run,
         Phase::StopIntake,
-        &progress.started,
+        &progress.members(Phase::StopIntake),
         began,
         &mut report,
     )
@@ -120,17 +120,19 @@ pub(crate) async fn run(
     }
 
     // 5. Drain: each hook, then the component's gate empty and tasks done.
+    let draining = progress.members(Phase::Drain);
     if hurried {
-        skip(&run, Phase::Drain, &progress.started, began, &mut report);
+        skip(&run, Phase::Drain, &draining, began, &mut report);
     } else {
-        hurried = phase(&run, Phase::Drain, &progress.started, began, &mut report).await;
+        hurried = phase(&run, Phase::Drain, &draining, began, &mut report).await;
     }
     if hurried {
         abort_tasks(&run);
     }
 
     // 6. Teardown of everything built, started or not. Nothing skips this.
-    phase(&run, Phase::Teardown, &progress.built, began, &mut report).await;
+    let built = progress.members(Phase::Teardown);
+    phase(&run, Phase::Teardown, &built, began, &mut report).await;
 
     // 7. The end: leftover tasks go, liveness ends, the report is logged.
     abort_tasks(&run);
@@ -164,9 +166,18 @@ async fn phase(
         .max()
         .unwrap_or_default();
     run.events.phase_begun(phase, longest);
-    let walked = run_phase(run, phase, members, began, shutdown_began, |record| {
-        report.shutdown.push(record);
-    })
+    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
+    let walked = run_phase(
+        run,
+        phase,
+        members,
+        interrupt,
+        began,
+        shutdown_began,
+        |record| {
+            report.shutdown.push(record);
+        },
+    )
     .await;
     let Err(stopped) = walked else { return false };
     let stopped_at = shutdown_began.elapsed();

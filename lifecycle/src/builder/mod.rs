@@ -272,10 +272,13 @@ impl Builder {
     }
 
     /// Makes [`run`](Builder::run) print the dependency graph to stdout and
-    /// exit the process with status 0, starting nothing and running no
-    /// component's code: like `--help`. For a `--print-graph=dot` flag the
-    /// binary forwards; env `LIFECYCLE_PRINT_GRAPH=dot|mermaid|json` does the
-    /// same without one.
+    /// return `Ok(())`, starting nothing and running no component's code:
+    /// like `--help`, so `main` returns and the process exits 0 (the library
+    /// never exits the process itself). [`start`](Builder::start) and
+    /// [`run_with_report`](Builder::run_with_report) print it and fail with
+    /// [`RunError::GraphPrinted`], so a test run with it set cannot pass
+    /// without running. For a `--print-graph=dot` flag the binary forwards;
+    /// env `LIFECYCLE_PRINT_GRAPH=dot|mermaid|json` does the same without one.
     ///
     /// ```no_run
     /// # async fn f() -> lifecycle::Result<()> {
@@ -428,10 +431,24 @@ impl Builder {
     /// Whether `SIGUSR2` upgrades the process in place (default `false`;
     /// feature `upgrade`, Unix): a new copy of the executable as it now is
     /// on disk takes over the listening sockets, and this process then shuts
-    /// down as usual. See the README, "Restarting without a balancer".
+    /// down as usual. See the README, "Restarting without a balancer". It
+    /// needs the OS signals: with [`handle_signals(false)`](Builder::handle_signals)
+    /// or `hermetic()` the run fails at start-up with [`RunError::Config`]
+    /// naming both.
     #[cfg(feature = "upgrade")]
     pub fn upgrade_on_sigusr2(mut self, enabled: bool) -> Self {
         self.upgrade = enabled;
+        self
+    }
+
+    /// How the components' own readiness checks ([`Service::ready`](crate::Service::ready))
+    /// are bounded: an answer is reused for `cache` (default
+    /// [`READINESS_CACHE`](crate::READINESS_CACHE), 250 ms), and a check
+    /// that takes longer than `timeout` (default
+    /// [`READINESS_TIMEOUT`](crate::READINESS_TIMEOUT), 1 s) counts as
+    /// failing. At most one run of each check is in flight. See [`Health`].
+    pub fn readiness_checks(self, cache: Duration, timeout: Duration) -> Self {
+        self.trigger.health.set_limits(cache, timeout);
         self
     }
 
@@ -454,7 +471,12 @@ impl Builder {
 
     /// [`run`](Builder::run), its failure typed: see [`Lifecycle::try_run`].
     pub async fn try_run(self) -> Result<(), RunError> {
-        self.prepare()?.run().await.check()
+        match self.prepare() {
+            Ok(prepared) => prepared.run().await.check(),
+            // Asked to print the graph instead of running: done, as `--help` is.
+            Err(RunError::GraphPrinted { .. }) => Ok(()),
+            Err(error) => Err(error),
+        }
     }
 
     /// Runs to the end and returns the full report, clean or not. `Err` only

@@ -96,10 +96,10 @@ pub(super) fn check_output(path: &Path, setting: &str, stdout: bool) -> Result<(
     }
 }
 
-/// Prints the graph on stdout and ends the process, as `--help` would.
-pub(super) fn print_and_exit(picture: &str) -> ! {
+/// Prints the graph on stdout. The caller then starts nothing (a library
+/// never ends the process: `main` returns, as after `--help`).
+pub(super) fn print_graph(picture: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(picture.as_bytes());
     let _ = stdout.flush();
-    std::process::exit(0);
 }

@@ -27,8 +27,9 @@ impl Builder {
     /// everything before the first component's code runs.
     pub(super) fn prepare(self) -> Result<Prepared, RunError> {
         let resolved = self.resolve(self.environment())?;
-        if let Some(format) = resolved.print_graph {
-            output::print_and_exit(&resolved.picture(format));
+        if let Some((format, setting)) = resolved.print_graph {
+            output::print_graph(&resolved.picture(format));
+            return Err(RunError::GraphPrinted { setting });
         }
         resolved.budget.check(resolved.strict_budget)?;
         // Installed before any component's code runs.

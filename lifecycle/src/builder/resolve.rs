@@ -26,7 +26,9 @@ pub(super) struct Resolved {
     /// Where to write the process id once ready.
     pub(super) pid_file: Option<PathBuf>,
     pub(super) print_report: bool,
-    pub(super) print_graph: Option<GraphFormat>,
+    /// The format to print the graph in instead of running, and the
+    /// setting that asked.
+    pub(super) print_graph: Option<(GraphFormat, &'static str)>,
     /// Per component (by graph index): what the builder fixed for it.
     pub(super) setups: Vec<Setup>,
 }
@@ -94,7 +96,11 @@ impl Builder {
             report_files: outputs,
             pid_file: pid_file.map(|(path, _)| path),
             print_report: env.report_table.unwrap_or(self.print_report),
-            print_graph: self.print_graph.or(env.print_graph),
+            print_graph: match (self.print_graph, env.print_graph) {
+                (Some(format), _) => Some((format, "print_graph")),
+                (None, Some(format)) => Some((format, settings::PRINT_GRAPH)),
+                (None, None) => None,
+            },
             setups,
         })
     }
@@ -129,8 +135,23 @@ impl Builder {
         Ok(setups)
     }
 
-    /// Refuses a zero deadline or grace period, naming the builder method.
+    /// Refuses a zero deadline or grace period, naming the builder method,
+    /// and settings that contradict each other, naming both.
     fn check(&self) -> Result<(), RunError> {
+        if self.upgrade && !self.signals {
+            let off = if self.hermetic {
+                "hermetic()"
+            } else {
+                "handle_signals(false)"
+            };
+            return Err(RunError::Config {
+                setting: "upgrade_on_sigusr2".to_owned(),
+                reason: format!(
+                    "an upgrade is asked for with SIGUSR2, but {off} handles no OS signal: \
+                     drop one of the two"
+                ),
+            });
+        }
         // The builder methods' names: `drain_timeout`, `grace_period`.
         let mut settings = self
             .deadlines

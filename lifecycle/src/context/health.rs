@@ -1,5 +1,7 @@
-//! Readiness and liveness, as flags and checks any health endpoint can read.
+//! Readiness and liveness, as flags and checks any health endpoint can read,
+//! and the changes of readiness for whoever follows them.
 
+use crate::duration::format_deadline;
 use crate::error::Result;
 use crate::report::HookError;
 use futures_util::future::BoxFuture;
@@ -7,6 +9,16 @@ use futures_util::FutureExt;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+/// How long a component's readiness answer is reused by default: probes
+/// and followers asking within it share one run of the check.
+pub const READINESS_CACHE: Duration = Duration::from_millis(250);
+/// How long a component's readiness check may take by default before it
+/// counts as failing (Kubernetes' default probe timeout).
+pub const READINESS_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A component's readiness check, as the flags hold it: a trait of its own,
 /// not the component's hooks, which take a [`Context`](crate::Context) that
@@ -27,12 +39,39 @@ pub(crate) async fn run_check(check: &dyn ReadinessCheck) -> Option<Result<()>> 
 /// moment shutdown begins, so load balancers stop routing first. *Live* stays
 /// true until the run ends: failing liveness mid-drain would get the process
 /// restarted and abort the very work it is finishing. Cheap to clone.
-#[derive(Clone, Debug, Default)]
+///
+/// The components' own checks ([`Service::ready`](crate::Service::ready))
+/// are bounded, so that a flood of probes cannot turn into a flood of
+/// checks (a `SELECT 1` per probe against a small pool starves the real
+/// queries): at most one run of a component's check is in flight (callers
+/// meanwhile wait for its answer), an answer is reused for
+/// [`READINESS_CACHE`], and a check that takes longer than
+/// [`READINESS_TIMEOUT`] counts as failing (both set with
+/// [`Builder::readiness_checks`](crate::Builder::readiness_checks)).
+/// A component's check that starts or stops failing is logged once, with
+/// its error, not once per probe.
+#[derive(Clone, Debug)]
 pub struct Health {
     inner: Arc<Inner>,
 }
 
-#[derive(Default)]
+impl Default for Health {
+    fn default() -> Self {
+        Health {
+            inner: Arc::new(Inner {
+                ready: AtomicBool::new(false),
+                ended: AtomicBool::new(false),
+                started: AtomicBool::new(false),
+                checks: Mutex::default(),
+                down: Mutex::default(),
+                any_down: AtomicBool::new(false),
+                limits: Mutex::new((READINESS_CACHE, READINESS_TIMEOUT)),
+                changes: watch::Sender::new(0),
+            }),
+        }
+    }
+}
+
 struct Inner {
     ready: AtomicBool,
     /// Set once the run ends; liveness is its negation.
@@ -40,11 +79,72 @@ struct Inner {
     /// Set once every component started (and the checks are in).
     started: AtomicBool,
     /// Started components' readiness checks, set when the application is ready.
-    checks: Mutex<Vec<(&'static str, Arc<dyn ReadinessCheck>)>>,
+    checks: Mutex<Vec<Arc<Check>>>,
     /// Components not started now (stopped for a restart), and why.
     down: Mutex<Vec<(&'static str, String)>>,
     /// Whether `down` has any entry: read by every probe without a lock.
     any_down: AtomicBool,
+    /// How long an answer is reused, and how long a check may take.
+    limits: Mutex<(Duration, Duration)>,
+    /// Bumped whenever something readiness depends on changes.
+    changes: watch::Sender<u64>,
+}
+
+/// One component's readiness check, bounded: one run at a time, its answer
+/// reused for a while.
+struct Check {
+    component: &'static str,
+    check: Arc<dyn ReadinessCheck>,
+    /// The last answer and when it was given; locked across a run, so that
+    /// whoever asks meanwhile waits for that run instead of starting another.
+    last: tokio::sync::Mutex<Option<(Instant, Answer)>>,
+}
+
+/// A check's answer: `Ok`, or why not (and the error, when it returned one).
+type Answer = std::result::Result<(), (String, Option<HookError>)>;
+
+impl Check {
+    async fn ask(&self, health: &Health) -> Answer {
+        let (cache, timeout) = health.limits();
+        let mut last = self.last.lock().await;
+        if let Some((at, answer)) = &*last {
+            if at.elapsed() < cache {
+                return answer.clone();
+            }
+        }
+        let answer = match tokio::time::timeout(timeout, run_check(&*self.check)).await {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(e))) => {
+                let error = HookError::new(e);
+                Err((error.to_string(), Some(error)))
+            }
+            Ok(None) => Err(("readiness check panicked".to_owned(), None)),
+            Err(_) => Err((
+                format!(
+                    "readiness check took longer than {}",
+                    format_deadline(timeout)
+                ),
+                None,
+            )),
+        };
+        let was_ok = last.as_ref().map(|(_, answer)| answer.is_ok());
+        if was_ok != Some(answer.is_ok()) {
+            match &answer {
+                Err((why, _)) => {
+                    tracing::warn!(component = self.component, reason = %why, "not ready")
+                }
+                Ok(()) if was_ok.is_some() => {
+                    tracing::info!(component = self.component, "ready again")
+                }
+                Ok(()) => {}
+            }
+            if was_ok.is_some() || answer.is_err() {
+                health.changed();
+            }
+        }
+        *last = Some((Instant::now(), answer.clone()));
+        answer
+    }
 }
 
 impl std::fmt::Debug for Inner {
@@ -108,7 +208,8 @@ impl Health {
     }
 
     /// The flag plus every started component's [`Service::ready`](crate::Service::ready)
-    /// check, run concurrently. A check that panics counts as not ready.
+    /// check, asked concurrently and bounded as the type's docs say. A check
+    /// that panics or takes too long counts as not ready.
     pub async fn readiness(&self) -> Readiness {
         if self.inner.ready.load(Ordering::Acquire) && self.inner.any_down.load(Ordering::Acquire) {
             let down = self.down();
@@ -138,18 +239,13 @@ impl Health {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        let results =
-            futures_util::future::join_all(checks.iter().map(|(name, hooks)| async move {
-                match run_check(&**hooks).await {
-                    Some(Ok(())) => None,
-                    Some(Err(e)) => {
-                        let error = HookError::new(e);
-                        Some((*name, error.to_string(), Some(error)))
-                    }
-                    None => Some((*name, "readiness check panicked".to_owned(), None)),
-                }
-            }))
-            .await;
+        let results = futures_util::future::join_all(checks.iter().map(|check| async move {
+            match check.ask(self).await {
+                Ok(()) => None,
+                Err((why, error)) => Some((check.component, why, error)),
+            }
+        }))
+        .await;
         let mut not_ready = Vec::new();
         let mut errors = Vec::new();
         for (name, why, error) in results.into_iter().flatten() {
@@ -163,17 +259,67 @@ impl Health {
         }
     }
 
+    /// Follows readiness as it changes: see [`ReadinessChanges`].
+    pub fn changes(&self) -> ReadinessChanges {
+        ReadinessChanges {
+            health: self.clone(),
+            changes: self.inner.changes.subscribe(),
+            last: None,
+        }
+    }
+
+    /// The component `component`'s own check, bounded as probes ask it:
+    /// `None` when it has none (or is down), else its answer.
+    pub(crate) async fn check(&self, component: &str) -> Option<std::result::Result<(), String>> {
+        let check = self
+            .lock_checks()
+            .iter()
+            .find(|check| check.component == component)
+            .cloned()?;
+        Some(check.ask(self).await.map_err(|(why, _)| why))
+    }
+
+    /// Sets how long a check's answer is reused and how long a check may take.
+    pub(crate) fn set_limits(&self, cache: Duration, timeout: Duration) {
+        *self
+            .inner
+            .limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = (cache, timeout);
+    }
+
+    fn limits(&self) -> (Duration, Duration) {
+        *self
+            .inner
+            .limits
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn lock_checks(&self) -> std::sync::MutexGuard<'_, Vec<Arc<Check>>> {
+        self.inner
+            .checks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Tells the followers ([`changes`](Health::changes)) to look again.
+    fn changed(&self) {
+        self.inner.changes.send_modify(|version| *version += 1);
+    }
+
     pub(crate) fn set_ready(&self, ready: bool) {
         self.inner.ready.store(ready, Ordering::Release);
+        self.changed();
     }
 
     pub(crate) fn set_checks(&self, checks: Vec<(&'static str, Arc<dyn ReadinessCheck>)>) {
-        *self
-            .inner
-            .checks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = checks;
+        *self.lock_checks() = checks
+            .into_iter()
+            .map(|(component, check)| Arc::new(Check::new(component, check)))
+            .collect();
         self.inner.started.store(true, Ordering::Release);
+        self.changed();
     }
 
     /// Marks `component` not started, for `why`, until [`set_up`](Health::set_up).
@@ -184,6 +330,8 @@ impl Health {
             None => down.push((component, why)),
         }
         self.inner.any_down.store(true, Ordering::Release);
+        drop(down);
+        self.changed();
     }
 
     /// Marks `component` started again.
@@ -193,6 +341,8 @@ impl Health {
         self.inner
             .any_down
             .store(!down.is_empty(), Ordering::Release);
+        drop(down);
+        self.changed();
     }
 
     /// Swaps `component`'s readiness check for its new instance's (or
@@ -202,16 +352,77 @@ impl Health {
         component: &'static str,
         check: Option<Arc<dyn ReadinessCheck>>,
     ) {
-        let mut checks = self
-            .inner
-            .checks
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        checks.retain(|(name, _)| *name != component);
-        checks.extend(check.map(|check| (component, check)));
+        let mut checks = self.lock_checks();
+        checks.retain(|c| c.component != component);
+        checks.extend(check.map(|check| Arc::new(Check::new(component, check))));
+        drop(checks);
+        self.changed();
     }
 
     pub(crate) fn end(&self) {
         self.inner.ended.store(true, Ordering::Release);
+        self.changed();
+    }
+}
+
+impl Check {
+    fn new(component: &'static str, check: Arc<dyn ReadinessCheck>) -> Check {
+        Check {
+            component,
+            check,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+/// Readiness as it changes, from [`Health::changes`]: for a health service
+/// that pushes it (gRPC's `Watch`, a service registry) instead of polling.
+///
+/// [`next`](ReadinessChanges::next) returns the readiness at once the first
+/// time, then each time it differs from what it last returned: when the
+/// application becomes ready, when shutdown begins, when a component goes
+/// down for a restart and comes back, when a component's own check starts or
+/// stops failing (checks are asked again every [`READINESS_CACHE`], at most,
+/// while anyone follows), and when the run ends.
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let health = lifecycle::Health::default();
+/// let mut changes = health.changes();
+/// assert!(!changes.next().await.ready); // not started yet
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct ReadinessChanges {
+    health: Health,
+    changes: watch::Receiver<u64>,
+    last: Option<bool>,
+}
+
+impl ReadinessChanges {
+    /// The readiness, once it differs from what this last returned (at once
+    /// the first time).
+    pub async fn next(&mut self) -> Readiness {
+        loop {
+            self.changes.borrow_and_update();
+            let now = self.health.readiness().await;
+            if self.last != Some(now.ready) {
+                self.last = Some(now.ready);
+                return now;
+            }
+            // The checks can change on their own: ask them again now and
+            // then while the flags say ready.
+            let checks = self.health.is_ready() && !self.health.lock_checks().is_empty();
+            let again = self.health.limits().0.max(Duration::from_millis(100));
+            tokio::select! {
+                changed = self.changes.changed() => {
+                    if changed.is_err() {
+                        // Cannot happen: this holds the sender's `Health`.
+                        std::future::pending::<()>().await;
+                    }
+                }
+                () = tokio::time::sleep(again), if checks => {}
+            }
+        }
     }
 }

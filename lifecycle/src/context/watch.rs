@@ -1,11 +1,13 @@
 //! The way a component's failures reach the supervisor: one [`Watch`] per
-//! component, counting its incarnations.
+//! component, counting its incarnations, and the [`Failures`] queue they
+//! share.
 
 use crate::context::trigger::Trigger;
 
 use crate::restart::Cause;
-use std::sync::{Mutex, OnceLock, PoisonError};
-use tokio::sync::mpsc;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use tokio::sync::Notify;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -22,12 +24,72 @@ pub(crate) struct Failure {
     pub(crate) down_since: Instant,
 }
 
+/// The failures waiting for the supervisor, at most one per incarnation of
+/// each component: a component that fails again and again before the
+/// supervisor gets to it (a task that keeps failing, `request_restart` in a
+/// loop) is restarted once, so the queue never holds more entries than the
+/// run has components, however long the process lives.
+#[derive(Default)]
+pub(crate) struct Failures {
+    state: Mutex<Queue>,
+    arrived: Notify,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Failure>,
+    /// Set once the supervisor stopped taking failures.
+    closed: bool,
+}
+
+impl Failures {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Queues `failure`, unless one of the same incarnation waits already.
+    /// `false` once the supervisor stopped taking failures.
+    fn push(&self, failure: Failure) -> bool {
+        let mut queue = self.lock();
+        if queue.closed {
+            return false;
+        }
+        let same =
+            |f: &Failure| f.component == failure.component && f.generation == failure.generation;
+        if !queue.waiting.iter().any(same) {
+            queue.waiting.push_back(failure);
+            self.arrived.notify_one();
+        }
+        true
+    }
+
+    /// The next failure, waiting for one.
+    pub(crate) async fn next(&self) -> Failure {
+        loop {
+            let arrived = self.arrived.notified();
+            tokio::pin!(arrived);
+            arrived.as_mut().enable();
+            if let Some(failure) = self.lock().waiting.pop_front() {
+                return failure;
+            }
+            arrived.await;
+        }
+    }
+
+    /// Stops taking failures; returns those still waiting.
+    pub(crate) fn close(&self) -> Vec<Failure> {
+        let mut queue = self.lock();
+        queue.closed = true;
+        queue.waiting.drain(..).collect()
+    }
+}
+
 /// One component's incarnations and the way its failures reach the
 /// supervisor. Every restart ends an incarnation and begins the next.
 #[derive(Default)]
 pub(crate) struct Watch {
     /// Set only for components with a restart policy.
-    sender: OnceLock<mpsc::UnboundedSender<Failure>>,
+    failures: OnceLock<Arc<Failures>>,
     /// The current incarnation and the token that ends it.
     current: Mutex<(u64, CancellationToken)>,
 }
@@ -54,8 +116,8 @@ impl Watch {
         self.lock().clone()
     }
 
-    pub(crate) fn arm(&self, sender: mpsc::UnboundedSender<Failure>) {
-        let _ = self.sender.set(sender);
+    pub(crate) fn arm(&self, failures: Arc<Failures>) {
+        let _ = self.failures.set(failures);
     }
 
     /// Hands a failure of incarnation `generation` to the supervisor.
@@ -82,8 +144,8 @@ impl Watch {
             at: now,
             down_since: now,
         };
-        match self.sender.get() {
-            Some(sender) if sender.send(failure).is_ok() => Handled::Taken,
+        match self.failures.get() {
+            Some(failures) if failures.push(failure) => Handled::Taken,
             _ => Handled::NotTaken,
         }
     }

@@ -6,7 +6,7 @@ use crate::component::deps::DepStore;
 use crate::context::Context;
 use crate::graph::walk::{guarded, walk, Job, Order};
 use crate::obligation::Obligations;
-use crate::phase::Phase;
+use crate::phase::{PerPhase, Phase};
 use crate::report::reason::ShutdownReason;
 use crate::report::{HookError, Outcome, Record, Report};
 use crate::run::Run;
@@ -21,6 +21,27 @@ pub(crate) struct Progress {
     pub(crate) started: Vec<bool>,
     /// `init` succeeded (the value exists and needs a teardown).
     pub(crate) built: Vec<bool>,
+    /// The shutdown phases a restart that a shutdown cut short had already
+    /// begun for the component's incarnation: the shutdown does not run
+    /// them again (each hook runs at most once per incarnation).
+    pub(crate) stopping: Vec<PerPhase<bool>>,
+}
+
+impl Progress {
+    /// The components a shutdown `phase` runs for: stop intake and drain
+    /// for those started, teardown for those built, less what a cut
+    /// restart already began.
+    pub(crate) fn members(&self, phase: Phase) -> Vec<bool> {
+        let due = if phase == Phase::Teardown {
+            &self.built
+        } else {
+            &self.started
+        };
+        due.iter()
+            .zip(&self.stopping)
+            .map(|(&due, stopping)| due && !stopping[phase])
+            .collect()
+    }
 }
 
 pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
@@ -80,7 +101,11 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
         .map(|part| part.slot.get().is_some())
         .collect();
     report.started = started.iter().all(|&s| s);
-    Progress { started, built }
+    Progress {
+        started,
+        built,
+        stopping: vec![PerPhase::filled(false); n],
+    }
 }
 
 /// `init` then `start` of component `i`, both under its one start deadline.

@@ -14,17 +14,18 @@ use tokio::time::Instant;
 use tracing::Instrument;
 
 /// Runs the hook of `phase` for the `members`, dependents first, independent
-/// ones at once, each under its deadline from `phase_began`; a second
-/// `SIGINT` cuts all but teardown short. Records count from `since`.
+/// ones at once, each under its deadline from `phase_began`, until
+/// `interrupt` fires (the shutdown passes a second `SIGINT` for all but
+/// teardown; a restart, the shutdown beginning). Records count from `since`.
 pub(crate) async fn run_phase(
     run: &Run,
     phase: Phase,
     members: &[bool],
+    interrupt: Option<&tokio_util::sync::CancellationToken>,
     phase_began: Instant,
     since: Instant,
     mut record: impl FnMut(Record),
 ) -> Result<(), Stopped> {
-    let interrupt = (phase != Phase::Teardown).then_some(&run.trigger.hurry);
     walk(
         &run.graph,
         members,

@@ -2,8 +2,8 @@
 //! [`Restart`] policy come here, and their subgraph is stopped and started
 //! again, until shutdown begins.
 
-use crate::context::health::run_check;
 use crate::context::watch::Failure;
+use crate::graph::walk::Stopped;
 
 use crate::graph::walk::{walk, Job, Order};
 use crate::phase::Phase;
@@ -16,9 +16,8 @@ use crate::restart::Cause;
 use crate::run::Run;
 use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 /// Per component: its restart times within the policy's window.
@@ -28,12 +27,10 @@ struct Intensity {
 
 /// Runs until shutdown begins, restarting what fails.
 pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut Report) {
-    let Some(mut failures) =
-        take_failures(run).filter(|_| run.parts.iter().any(|p| p.setup.policy.restarts()))
-    else {
+    if !run.parts.iter().any(|p| p.setup.policy.restarts()) {
         run.trigger.begun.cancelled().await;
         return;
-    };
+    }
     let mut intensity = Intensity {
         restarts: vec![VecDeque::new(); run.graph.len()],
     };
@@ -45,7 +42,7 @@ pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut R
             None => tokio::select! {
                 biased;
                 () = run.trigger.begun.cancelled() => break,
-                Some(failure) = failures.recv() => failure,
+                failure = run.failures.next() => failure,
                 failure = watching.next(run, &progress.started) => failure,
             },
         };
@@ -60,7 +57,7 @@ pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut R
         if run.parts[i].shared.watch.current().0 != failure.generation {
             continue;
         }
-        if !handle(
+        let handled = handle(
             run,
             i,
             failure,
@@ -69,21 +66,27 @@ pub(crate) async fn supervise(run: &Run, progress: &mut Progress, report: &mut R
             &mut intensity,
             &mut pending,
         )
-        .await
-        {
-            break;
+        .await;
+        match handled {
+            Some(subgraph) => watching.reset(&subgraph),
+            None => break,
         }
-        watching.reset();
     }
-    unhandled(failures, report);
+    unhandled(run, report);
 }
 
 /// Failures still queued when the run stops supervising were never acted
-/// on: they count as task failures, as they would without a policy.
-fn unhandled(mut failures: mpsc::UnboundedReceiver<Failure>, report: &mut Report) {
-    failures.close();
-    while let Ok(failure) = failures.try_recv() {
-        if let Cause::TaskFailed { task, error } = failure.cause {
+/// on: those of a component's current incarnation count as task failures,
+/// as they would without a policy; those of an incarnation a restart has
+/// already replaced are stale, and dropped.
+fn unhandled(run: &Run, report: &mut Report) {
+    for failure in run.failures.close() {
+        let current = run
+            .parts
+            .iter()
+            .find(|p| p.shared.name == failure.component)
+            .is_some_and(|p| p.shared.watch.current().0 == failure.generation);
+        if let (true, Cause::TaskFailed { task, error }) = (current, failure.cause) {
             report.task_failures.push(crate::report::TaskFailure {
                 component: failure.component,
                 task,
@@ -96,21 +99,12 @@ fn unhandled(mut failures: mpsc::UnboundedReceiver<Failure>, report: &mut Report
 /// For a run that never got to supervise (start-up failed or was cut
 /// short): the failures queued meanwhile go into the report.
 pub(crate) fn never_supervised(run: &Run, report: &mut Report) {
-    if let Some(failures) = take_failures(run) {
-        unhandled(failures, report);
-    }
+    unhandled(run, report);
 }
 
-/// The receiving end of the failures, for whichever of the two above runs.
-fn take_failures(run: &Run) -> Option<mpsc::UnboundedReceiver<Failure>> {
-    run.failures
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take()
-}
-
-/// Acts on one failure of component `i`. `false` once the application is
-/// shutting down (a limit was reached, or shutdown began meanwhile).
+/// Acts on one failure of component `i`: the subgraph it restarted, or
+/// `None` once the application is shutting down (a limit was reached, or
+/// shutdown began meanwhile).
 async fn handle(
     run: &Run,
     i: usize,
@@ -119,7 +113,7 @@ async fn handle(
     report: &mut Report,
     intensity: &mut Intensity,
     pending: &mut VecDeque<Failure>,
-) -> bool {
+) -> Option<Vec<bool>> {
     let policy = run.parts[i].setup.policy;
     let name = run.graph.nodes[i].name();
     if !policy.restarts() {
@@ -129,7 +123,7 @@ async fn handle(
             component: name,
             cause: failure.cause.to_string(),
         });
-        return false;
+        return None;
     }
     let now = Instant::now();
     let history = &mut intensity.restarts[i];
@@ -153,20 +147,29 @@ async fn handle(
             window: policy.window,
             cause: failure.cause.to_string(),
         });
-        return false;
+        return None;
     }
     history.push_back(now);
     let attempt = history.len() as u32;
     let backoff = policy.delay(attempt, random());
-    let restarted = restart(run, i, failure, attempt, backoff, progress, pending).await;
-    report.restarts.push(restarted);
-    !run.trigger.begun.is_cancelled()
+    let subgraph = dependents_of(run, i);
+    let restarted = restart(
+        run, i, &subgraph, failure, attempt, backoff, progress, pending,
+    )
+    .await;
+    report.record_restart(restarted);
+    (!run.trigger.begun.is_cancelled()).then_some(subgraph)
 }
 
-/// Stops component `i` and its dependents, waits `backoff`, starts them again.
+/// Stops component `i` and its dependents (the `subgraph`), waits
+/// `backoff`, starts them again. A shutdown that begins meanwhile cuts the
+/// restart short wherever it is (a hook, the backoff, a start): what the
+/// restart did not finish is left to the shutdown, within its own budget.
+#[allow(clippy::too_many_arguments)]
 async fn restart(
     run: &Run,
     i: usize,
+    subgraph: &[bool],
     failure: Failure,
     attempt: u32,
     backoff: Duration,
@@ -175,7 +178,6 @@ async fn restart(
 ) -> Restarted {
     let name = run.graph.nodes[i].name();
     let health = &run.trigger.health;
-    let subgraph = dependents_of(run, i);
     let names: Vec<&'static str> = (0..run.graph.len())
         .filter(|&j| subgraph[j])
         .map(|j| run.graph.nodes[j].name())
@@ -198,35 +200,61 @@ async fn restart(
         run.parts[j].shared.watch.stop();
     }
 
-    // Dependents first, each phase under its deadlines, as a shutdown does.
+    // Dependents first, each phase under its deadlines, as a shutdown does;
+    // a shutdown beginning meanwhile cuts it.
     let began = Instant::now();
     let mut records = Vec::new();
-    let started: Vec<bool> = (0..run.graph.len())
-        .map(|j| subgraph[j] && progress.started[j])
-        .collect();
-    let built: Vec<bool> = (0..run.graph.len())
-        .map(|j| subgraph[j] && progress.built[j])
-        .collect();
+    let mut cut = false;
     for phase in Phase::SHUTDOWN {
-        let members = if phase == Phase::Teardown {
-            &built
-        } else {
-            &started
-        };
-        let _ = run_phase(run, phase, members, Instant::now(), began, |record| {
-            records.push(record);
-        })
+        let eligible = progress.members(phase);
+        let members: Vec<bool> = (0..run.graph.len())
+            .map(|j| subgraph[j] && eligible[j])
+            .collect();
+        let walked = run_phase(
+            run,
+            phase,
+            &members,
+            Some(&run.trigger.begun),
+            Instant::now(),
+            began,
+            |record| records.push(record),
+        )
         .await;
+        let not_run = match walked {
+            Ok(()) => Vec::new(),
+            Err(Stopped { cancelled, not_run }) => {
+                let at = began.elapsed();
+                for (j, ran_for) in cancelled {
+                    records.push(run.interrupted(j, phase, at, ran_for));
+                }
+                cut = true;
+                not_run
+            }
+        };
+        // What began this phase does not run it again (in a shutdown that
+        // takes over from a cut restart).
+        for j in (0..run.graph.len()).filter(|&j| members[j] && !not_run.contains(&j)) {
+            progress.stopping[j][phase] = true;
+        }
+        if cut {
+            break;
+        }
     }
-    for j in (0..run.graph.len()).filter(|&j| subgraph[j]) {
+    let torn_down: Vec<usize> = (0..run.graph.len())
+        .filter(|&j| subgraph[j] && (!progress.built[j] || progress.stopping[j][Phase::Teardown]))
+        .collect();
+    for &j in &torn_down {
         let node = &run.parts[j].shared;
         node.abort_tasks(" for a restart");
         run.parts[j].slot.clear();
         health.replace_check(node.name, None);
-        node.gate.reopen();
-        node.watch.renew();
         progress.started[j] = false;
         progress.built[j] = false;
+        progress.stopping[j] = crate::phase::PerPhase::filled(false);
+        if !cut {
+            node.gate.reopen();
+            node.watch.renew();
+        }
     }
 
     let mut restarted = Restarted {
@@ -239,6 +267,9 @@ async fn restart(
         down_for: None,
         records,
     };
+    if cut {
+        return restarted;
+    }
     tokio::select! {
         biased;
         () = run.trigger.begun.cancelled() => return restarted,
@@ -360,8 +391,11 @@ impl NotReady {
         }
     }
 
-    fn reset(&mut self) {
-        self.since.fill(None);
+    /// Forgets the failing checks of the `members` (just restarted).
+    fn reset(&mut self, members: &[bool]) {
+        for (since, _) in self.since.iter_mut().zip(members).filter(|(_, &m)| m) {
+            *since = None;
+        }
     }
 
     /// Checks every so often; resolves with the first component that has
@@ -376,22 +410,18 @@ impl NotReady {
                 let Some(limit) = limit else {
                     continue;
                 };
-                let Some(instance) = run.parts[i].slot.get().filter(|_| started[i]) else {
+                if run.parts[i].slot.get().is_none() || !started[i] {
                     self.since[i] = None;
                     continue;
-                };
-                if !instance.hooks.writes_ready() {
-                    continue;
                 }
-                let checked = tokio::time::timeout(limit, run_check(&*instance.check)).await;
-                let error = match checked {
-                    Ok(Some(Ok(()))) => {
+                // Asked as the probes ask it: bounded, the answer shared.
+                let name = run.graph.nodes[i].name();
+                let error = match run.trigger.health.check(name).await {
+                    None | Some(Ok(())) => {
                         self.since[i] = None;
                         continue;
                     }
-                    Ok(Some(Err(e))) => format!("{e:#}"),
-                    Ok(None) => "readiness check panicked".to_owned(),
-                    Err(_) => format!("readiness check took longer than {limit:?}"),
+                    Some(Err(why)) => why,
                 };
                 let since = *self.since[i].get_or_insert_with(Instant::now);
                 if since.elapsed() >= limit {

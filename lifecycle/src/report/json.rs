@@ -62,6 +62,7 @@ impl Report {
             ("records", Value::Raw(array(records, true))),
             ("task_failures", Value::Raw(array(tasks, true))),
             ("restarts", Value::Raw(array(restarts, true))),
+            ("restart_count", Value::Int(u128::from(self.restart_count))),
         ];
         // One field per line, records one per line: readable and diffable.
         let mut out = String::from("{\n");

@@ -37,11 +37,31 @@ pub struct Report {
     pub task_failures: Vec<TaskFailure>,
     /// From the shutdown request to the end of teardown.
     pub shutdown_duration: Duration,
-    /// Every restart while the application ran, in order (see [`Restart`](crate::Restart)).
+    /// The most recent restarts while the application ran, oldest first
+    /// (see [`Restart`](crate::Restart)): at most [`Report::RECENT_RESTARTS`],
+    /// so that a process that lives for months and restarts a component
+    /// now and then does not grow; [`restart_count`](Report::restart_count)
+    /// counts them all.
     pub restarts: Vec<Restarted>,
+    /// How many restarts there were in all, including those no longer in
+    /// [`restarts`](Report::restarts).
+    pub restart_count: u64,
 }
 
 impl Report {
+    /// How many restarts [`restarts`](Report::restarts) keeps: the most
+    /// recent ones.
+    pub const RECENT_RESTARTS: usize = 64;
+
+    /// Records a restart, dropping the oldest beyond [`RECENT_RESTARTS`](Report::RECENT_RESTARTS).
+    pub(crate) fn record_restart(&mut self, restarted: Restarted) {
+        if self.restarts.len() >= Report::RECENT_RESTARTS {
+            self.restarts.remove(0);
+        }
+        self.restarts.push(restarted);
+        self.restart_count += 1;
+    }
+
     /// `true` when everything started and shut down in time, without error.
     pub fn is_clean(&self) -> bool {
         self.started

@@ -59,6 +59,18 @@ pub enum RunError {
     /// The OS signal handlers could not be installed; nothing was started.
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
+    /// The dependency graph was printed ([`Builder::print_graph`](crate::Builder::print_graph)
+    /// or `LIFECYCLE_PRINT_GRAPH`), so nothing was started.
+    /// [`Builder::run`](crate::Builder::run) and
+    /// [`try_run`](crate::Builder::try_run) count that as done (`Ok`), as
+    /// `--help` would; [`start`](crate::Builder::start) and
+    /// [`run_with_report`](crate::Builder::run_with_report) fail with this,
+    /// so a test run with the variable set cannot pass without running.
+    #[error("the dependency graph was printed (`{setting}`); nothing was started")]
+    GraphPrinted {
+        /// The setting that asked for it: `LIFECYCLE_PRINT_GRAPH` or `print_graph`.
+        setting: &'static str,
+    },
 }
 
 impl RunError {

@@ -131,8 +131,15 @@ impl fmt::Display for Table<'_> {
             .task_failures
             .iter()
             .map(|t| format!("task `{}` of {} failed: {}", t.task, t.component, t.error));
+        let earlier = report.restart_count - report.restarts.len() as u64;
+        let earlier = (earlier > 0).then(|| format!("{earlier} earlier restarts not kept"));
         let restarts = report.restarts.iter().map(|r| format!("restart: {r}"));
-        for note in notes.into_iter().chain(tasks).chain(restarts) {
+        for note in notes
+            .into_iter()
+            .chain(tasks)
+            .chain(earlier)
+            .chain(restarts)
+        {
             for line in wrap(&one_line(&note), TABLE_WIDTH) {
                 writeln!(f, "{line}")?;
             }

@@ -8,7 +8,7 @@ pub(crate) mod slot;
 use crate::component::supply::Supplies;
 use crate::component::Instance;
 use crate::context::trigger::Trigger;
-use crate::context::watch::Failure;
+use crate::context::watch::Failures;
 use crate::context::Shared;
 use crate::graph::Graph;
 use crate::phase::{Deadlines, Phase};
@@ -20,7 +20,7 @@ use crate::testing::FaultAt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 /// Everything a run needs, fixed before it begins.
@@ -41,7 +41,7 @@ pub(crate) struct Run {
     /// Told once every component has started (see `Builder::start`).
     pub(crate) on_ready: Mutex<Option<oneshot::Sender<()>>>,
     /// Failures of components with a restart policy, for the supervisor.
-    pub(crate) failures: Mutex<Option<mpsc::UnboundedReceiver<Failure>>>,
+    pub(crate) failures: Arc<Failures>,
     /// Orders the records: when each hook began and ended.
     pub(crate) steps: Arc<Steps>,
     /// Where to write the process id once ready (`LIFECYCLE_PID_FILE`).
@@ -116,7 +116,7 @@ impl Run {
         trigger: Arc<Trigger>,
         events: Events,
     ) -> Run {
-        let (failures_sender, failures) = mpsc::unbounded_channel();
+        let failures = Arc::new(Failures::default());
         let parts = graph
             .nodes
             .iter()
@@ -124,7 +124,7 @@ impl Run {
             .map(|(n, setup)| {
                 let shared = Arc::new(Shared::new(n.name(), trigger.clone()));
                 if setup.policy.restarts() {
-                    shared.watch.arm(failures_sender.clone());
+                    shared.watch.arm(failures.clone());
                 }
                 Part {
                     shared,
@@ -143,7 +143,7 @@ impl Run {
             events,
             supplies: Arc::default(),
             on_ready: Mutex::default(),
-            failures: Mutex::new(Some(failures)),
+            failures,
             steps: Arc::new(Steps::new(graph_len)),
             pid_file: None,
         }
