@@ -319,7 +319,11 @@ impl Service for Warmup {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn probes_answer_before_start_while_ready_and_during_drain() {
-    let app = start::<Warmup>("probed").await;
+    // No cache: each probe below sees a change the moment it is made.
+    let builder = Lifecycle::builder()
+        .only::<Warmup>()
+        .readiness_checks(Duration::ZERO, Duration::from_secs(1));
+    let app = start_with(builder, "probed").await;
     let health = addr_of("probed-health").await;
     let api = app.addr;
 
