@@ -59,6 +59,11 @@ pub fn component(c: Component<'_>) -> TokenStream {
         };
         quote!(const RESTART: #p::Restart = #policy;)
     });
+    let telemetry = c.telemetry.then(|| {
+        quote!(
+            const TELEMETRY: bool = true;
+        )
+    });
 
     let component_impl = quote_spanned! {ident.span()=>
         impl #p::ComponentGraph for #ident {
@@ -86,6 +91,7 @@ pub fn component(c: Component<'_>) -> TokenStream {
                 teardown: #teardown,
             };
             #restart
+            #telemetry
         }
     };
 

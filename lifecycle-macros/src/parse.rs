@@ -11,6 +11,7 @@ use syn::{bracketed, DeriveInput, Ident, Lit, LitStr, Path, Token};
 /// The attribute's keys, as tokens.
 mod kw {
     syn::custom_keyword!(depends_on);
+    syn::custom_keyword!(telemetry);
 }
 
 /// Reads the next token if it is one of `keys` (by `name`): the key and
@@ -142,12 +143,15 @@ pub struct Parsed<'a> {
     pub timeouts: Vec<Timeout>,
     /// Every restart entry, in source order.
     pub restart: Vec<RestartEntry>,
+    /// Every `telemetry` flag, by its span (once is right; validation decides).
+    pub telemetry: Vec<Span>,
 }
 
 enum Entry {
     DependsOn(DependsOn),
     Timeout(Timeout),
     Restart(RestartEntry),
+    Telemetry(Span),
 }
 
 impl Parse for Entry {
@@ -162,6 +166,16 @@ impl Parse for Entry {
                 key: key.span,
                 paths: paths.into_iter().collect(),
             }));
+        }
+        if input.peek(kw::telemetry) {
+            let key: kw::telemetry = input.parse()?;
+            if input.peek(Token![=]) {
+                return Err(syn::Error::new(
+                    input.span(),
+                    "`telemetry` takes no value: write `#[component(telemetry)]`",
+                ));
+            }
+            return Ok(Entry::Telemetry(key.span));
         }
         if let Some((phase, key)) = parse_key(input, Phase::ALL, Phase::key)? {
             input.parse::<Token![=]>()?;
@@ -210,7 +224,8 @@ impl Parse for Entry {
 }
 
 fn unknown_key(key: &Ident) -> syn::Error {
-    let keys = std::iter::once("depends_on")
+    let keys = ["depends_on", "telemetry"]
+        .into_iter()
         .chain(Phase::ALL.map(Phase::key))
         .chain(RestartKey::ALL.map(RestartKey::key));
     let text = key.to_string();
@@ -271,6 +286,7 @@ pub fn component<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Parsed<'a> 
         depends_on: Vec::new(),
         timeouts: Vec::new(),
         restart: Vec::new(),
+        telemetry: Vec::new(),
     };
     for attr in input
         .attrs
@@ -284,6 +300,7 @@ pub fn component<'a>(input: &'a DeriveInput, errors: &mut Errors) -> Parsed<'a> 
                         Entry::DependsOn(list) => parsed.depends_on.push(list),
                         Entry::Timeout(timeout) => parsed.timeouts.push(timeout),
                         Entry::Restart(entry) => parsed.restart.push(entry),
+                        Entry::Telemetry(span) => parsed.telemetry.push(span),
                     }
                 }
             }

@@ -17,6 +17,8 @@ pub struct Component<'a> {
     pub timeouts: [Option<Duration>; 4],
     /// The restart policy, when the attribute gives one.
     pub restart: Option<Restart>,
+    /// `#[component(telemetry)]`: started first, stopped last.
+    pub telemetry: bool,
 }
 
 /// A restart policy as the attribute gives it.
@@ -105,11 +107,16 @@ pub fn component<'a>(parsed: Parsed<'a>, errors: &mut Errors) -> Option<Componen
 
     let restart = restart(&parsed.restart, &input.ident, errors);
 
+    for &again in parsed.telemetry.iter().skip(1) {
+        errors.push(syn::Error::new(again, "`telemetry` is given twice"));
+    }
+
     (!generic).then_some(Component {
         ident: &input.ident,
         depends_on,
         timeouts,
         restart,
+        telemetry: !parsed.telemetry.is_empty(),
     })
 }
 

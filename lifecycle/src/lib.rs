@@ -180,6 +180,7 @@
 //! | `restart_jitter` | `"10%"` or `0.1` | [`Restart::jitter`] |
 //! | `restart_intensity` | `"5 in 60s"` | at most 5 restarts within 60 s: [`Restart::intensity`] |
 //! | `restart_when_not_ready_for` | `"10s"` | [`Restart::when_not_ready_for`] |
+//! | `telemetry` | (a flag) | it is telemetry: started first, stopped last (see "Telemetry" below) |
 //!
 //! Durations are read with `humantime`'s grammar, as the `LIFECYCLE_*`
 //! settings are. Each `restart_*` key tunes the policy as the [`Restart`]
@@ -240,11 +241,47 @@
 //!    tasks end.
 //! 4. *Teardown*: every component that was built, started or not.
 //!
+//! 5. The report is logged, printed and written.
+//! 6. *Telemetry*, last (see below).
+//!
 //! Within a phase, independent components run concurrently; each hook's
 //! deadline counts from the start of its phase. A hook that misses its
 //! deadline is cancelled, one that fails or panics is contained: each is
 //! reported and the sequence goes on. A second `SIGINT` skips what is left of
 //! stop-intake and drain and goes to teardown.
+//!
+//! # Telemetry
+//! A component marked `#[component(telemetry)]` (a metrics exporter, an
+//! OpenTelemetry tracer, meter or logger provider, the guard of a
+//! non-blocking log writer) has a place of its own in the sequence, so that
+//! the last lines, spans and samples of a shutdown are never lost:
+//! - it starts before every other component, whatever the edges (and so do
+//!   the components it depends on, directly or not);
+//! - it is left out of the shutdown's three phases, and keeps working
+//!   through them (a `/metrics` endpoint still answers during the drain);
+//! - once every other component is torn down and the report has been
+//!   logged, printed and written, its stop intake, drain and teardown run,
+//!   dependents first, all three under one deadline: its own
+//!   `teardown_timeout`, 2 s by default. That deadline is part of the
+//!   shutdown [`Budget`] (`... + telemetry 2s`).
+//!
+//! ```
+//! use lifecycle::{Component, Context, Deps, Service};
+//!
+//! #[derive(Component)]
+//! #[component(telemetry)]
+//! struct Logs { guard: std::sync::Mutex<Option<Vec<String>>> }   // a log writer's guard, say
+//!
+//! impl Service for Logs {
+//!     async fn init(_: Deps<'_, Self>) -> lifecycle::Result<Self> {
+//!         Ok(Logs { guard: std::sync::Mutex::new(Some(Vec::new())) })
+//!     }
+//!     async fn teardown(&self, _: &Context) -> lifecycle::Result<()> {
+//!         drop(self.guard.lock().unwrap().take());   // flushes what is buffered
+//!         Ok(())
+//!     }
+//! }
+//! ```
 #![deny(missing_docs)]
 #![warn(rust_2018_idioms)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

@@ -1,5 +1,6 @@
-//! The whole life of a run, top to bottom: signals, start-up, running, and the
-//! three shutdown phases, each under its deadline.
+//! The whole life of a run, top to bottom: signals, start-up, running, the
+//! three shutdown phases, each under its deadline, the report, and
+//! telemetry's last stage.
 
 use crate::phases::stop::run_phase;
 use crate::run::Run;
@@ -16,11 +17,13 @@ use tokio::time::Instant;
 /// Runs the application to the end and reports what happened.
 ///
 /// `signals` were installed by the caller, before this runs any component code;
-/// `triggers` are the builder's extra shutdown triggers.
+/// `triggers` are the builder's extra shutdown triggers; `write` prints and
+/// writes the report where the builder says, before telemetry goes.
 pub(crate) async fn run(
     run: Run,
     signals: Option<Signals>,
     triggers: Vec<BoxFuture<'static, ()>>,
+    write: impl FnOnce(&Report),
 ) -> Report {
     let mut report = Report::default();
     let trigger = run.trigger.clone();
@@ -105,48 +108,130 @@ pub(crate) async fn run(
     }
     run.events.shutdown_begun(trigger.reason());
 
-    // 4. Stop intake, dependents first. Each component's gate closes when its
-    //    hook returns, whatever the outcome. A second SIGINT skips ahead.
+    // 4. Stop intake, dependents first, for all but telemetry (which goes
+    //    last, step 8). Each component's gate closes when its hook returns,
+    //    whatever the outcome. A second SIGINT skips ahead.
+    let others = run.graph.stage(false);
+    let members = |phase: Phase| -> Vec<bool> {
+        let due = progress.members(phase);
+        others.iter().zip(due).map(|(&o, due)| o && due).collect()
+    };
     let mut hurried = phase(
         &run,
         Phase::StopIntake,
-        &progress.members(Phase::StopIntake),
+        &members(Phase::StopIntake),
         began,
         &mut report,
     )
     .await;
-    for node in run.parts.iter().map(|part| &part.shared) {
-        node.gate.close();
-    }
+    close_gates(&run, &others);
 
     // 5. Drain: each hook, then the component's gate empty and tasks done.
-    let draining = progress.members(Phase::Drain);
+    let draining = members(Phase::Drain);
     if hurried {
         skip(&run, Phase::Drain, &draining, began, &mut report);
     } else {
         hurried = phase(&run, Phase::Drain, &draining, began, &mut report).await;
     }
     if hurried {
-        abort_tasks(&run);
+        abort_tasks(&run, &others);
     }
 
     // 6. Teardown of everything built, started or not. Nothing skips this.
-    let built = progress.members(Phase::Teardown);
-    phase(&run, Phase::Teardown, &built, began, &mut report).await;
+    phase(
+        &run,
+        Phase::Teardown,
+        &members(Phase::Teardown),
+        began,
+        &mut report,
+    )
+    .await;
 
-    // 7. The end: leftover tasks go, liveness ends, the report is logged.
-    abort_tasks(&run);
+    // 7. The report: leftover tasks go; it is logged, printed and written,
+    //    while telemetry is still there to carry it.
+    abort_tasks(&run, &others);
     listeners.shutdown().await;
-    for node in run.parts.iter().map(|part| &part.shared) {
-        report.task_failures.extend(node.tasks.take_failures());
-    }
     report.reason = trigger.reason().cloned();
-    report.shutdown_duration = began.elapsed();
-    trigger.health.end();
+    collect(&run, began, &mut report);
     report.log();
+    write(&report);
+
+    // 8. Telemetry, last: its stop intake, drain and teardown, each
+    //    component's under one deadline from here, so what it still holds
+    //    (the report's lines, the last spans and samples) is flushed on a
+    //    live runtime. Then liveness ends.
+    let telemetry: Vec<bool> = run
+        .graph
+        .stage(true)
+        .iter()
+        .zip(progress.members(Phase::Teardown))
+        .map(|(&t, built)| t && built)
+        .collect();
+    if telemetry.contains(&true) {
+        last_stage(&run, &telemetry, &progress, began, &mut report).await;
+        collect(&run, began, &mut report);
+    }
+    trigger.health.end();
     run.events.finished(&report);
     drop(pid_file);
     report
+}
+
+/// Telemetry's last stage: its shutdown phases, dependents first, every
+/// hook's deadline counted from the start of the stage (one deadline per
+/// component for the three; see `GraphNode::deadline`), never cut short.
+async fn last_stage(
+    run: &Run,
+    telemetry: &[bool],
+    progress: &crate::phases::startup::Progress,
+    shutdown_began: Instant,
+    report: &mut Report,
+) {
+    let began = Instant::now();
+    let longest = (0..run.graph.len())
+        .filter(|&i| telemetry[i])
+        .map(|i| run.graph.nodes[i].deadline(Phase::Teardown, &run.deadlines))
+        .max()
+        .unwrap_or_default();
+    run.events.telemetry_begun(longest);
+    for phase in Phase::SHUTDOWN {
+        let due = progress.members(phase);
+        let members: Vec<bool> = telemetry
+            .iter()
+            .zip(due)
+            .map(|(&t, due)| t && due)
+            .collect();
+        let _ = run_phase(
+            run,
+            phase,
+            &members,
+            None,
+            began,
+            shutdown_began,
+            |record| {
+                report.shutdown.push(record);
+            },
+        )
+        .await;
+        if phase == Phase::StopIntake {
+            close_gates(run, telemetry);
+        }
+    }
+    abort_tasks(run, telemetry);
+}
+
+/// What the run's end adds to the report: failed tasks, how long it took.
+fn collect(run: &Run, began: Instant, report: &mut Report) {
+    for node in run.parts.iter().map(|part| &part.shared) {
+        report.task_failures.extend(node.tasks.take_failures());
+    }
+    report.shutdown_duration = began.elapsed();
+}
+
+fn close_gates(run: &Run, members: &[bool]) {
+    for (part, _) in run.parts.iter().zip(members).filter(|(_, &m)| m) {
+        part.shared.gate.close();
+    }
 }
 
 /// Runs `phase` for the `members`, dependents first, independent ones at once.
@@ -216,8 +301,8 @@ fn skipped(run: &Run, i: usize, phase: Phase, at: std::time::Duration) -> Record
     }
 }
 
-fn abort_tasks(run: &Run) {
-    for part in run.parts.iter() {
+fn abort_tasks(run: &Run, members: &[bool]) {
+    for (part, _) in run.parts.iter().zip(members).filter(|(_, &m)| m) {
         part.shared.abort_tasks("");
     }
 }

@@ -65,13 +65,15 @@ impl Builder {
 impl Prepared {
     /// Runs to the end, then prints and writes the report as configured.
     pub(super) async fn run(self) -> Report {
-        let report = shutdown::run(self.run, self.signals, self.triggers).await;
-        if self.print_report {
-            eprint!("{}", report.table());
-        }
-        for file in &self.report_files {
-            file.write(&report);
-        }
-        report
+        let (print, files) = (self.print_report, self.report_files);
+        shutdown::run(self.run, self.signals, self.triggers, move |report| {
+            if print {
+                eprint!("{}", report.table());
+            }
+            for file in &files {
+                file.write(report);
+            }
+        })
+        .await
     }
 }

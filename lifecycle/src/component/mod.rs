@@ -110,6 +110,12 @@ pub trait Component: Service {
     /// [`Restart::never`] without one. [`Builder::restart`](crate::Builder::restart)
     /// wins over it.
     const RESTART: Restart = Restart::never();
+    /// Whether it is telemetry (`#[component(telemetry)]`): a metrics
+    /// exporter, a tracer or logger provider, a log writer's guard. Telemetry
+    /// starts before every other component and stops after all of them,
+    /// after the report is written, so the last lines, spans and samples of
+    /// a shutdown reach it: see the crate docs, "Telemetry".
+    const TELEMETRY: bool = false;
 }
 
 /// What other components' derives read of a component: its node in the
@@ -195,6 +201,7 @@ pub struct Registration {
     pub(crate) dependencies: &'static [Dependency],
     pub(crate) timeouts: Timeouts,
     pub(crate) restart: Restart,
+    pub(crate) telemetry: bool,
     pub(crate) build: fn(DepStore) -> BoxFuture<'static, Result<Instance>>,
 }
 
@@ -209,6 +216,7 @@ impl Registration {
             dependencies: T::DEPENDENCIES,
             timeouts: T::TIMEOUTS,
             restart: T::RESTART,
+            telemetry: T::TELEMETRY,
             build: build::<T>,
         }
     }

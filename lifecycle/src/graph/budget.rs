@@ -17,12 +17,15 @@ pub const DEFAULT_GRACE_PERIOD: Duration = Duration::from_secs(30);
 ///
 /// Within a phase, every hook's deadline counts from the start of the phase,
 /// so a phase lasts at most its longest deadline; the phases run one after
-/// the other, so the worst case is the sum of the three. Get one from
+/// the other, so the worst case is the sum of the three, plus telemetry's
+/// last stage when the run has telemetry components (see the crate docs,
+/// "Telemetry"). Get one from
 /// [`Builder::budget`](crate::Builder::budget); its `Display` spells out the
 /// arithmetic:
 ///
 /// ```text
 /// stop_intake 5s + drain 10s (Api) + teardown 5s = 20s, within the grace period of 30s (10s to spare)
+/// stop_intake 5s + drain 15s + teardown 5s + telemetry 2s = 27s, within the grace period of 30s (3s to spare)
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Budget {
@@ -30,6 +33,9 @@ pub struct Budget {
     /// Per shutdown phase: the longest deadline, and the component that sets
     /// it when that is not the default.
     phases: [(Phase, Duration, Option<&'static str>); 3],
+    /// Telemetry's last stage, when there is telemetry: its longest
+    /// deadline, and the component that sets it when that is not the default.
+    telemetry: Option<(Duration, Option<&'static str>)>,
 }
 
 impl Budget {
@@ -40,6 +46,7 @@ impl Budget {
             let (deadline, who) = graph
                 .nodes
                 .iter()
+                .filter(|n| !n.telemetry)
                 .map(|n| {
                     (
                         n.deadline(phase, defaults),
@@ -50,10 +57,27 @@ impl Budget {
                 .unwrap_or((defaults.get(phase), None));
             (phase, deadline, who)
         };
+        let telemetry = graph
+            .nodes
+            .iter()
+            .filter(|n| n.telemetry)
+            .map(|n| {
+                let own = n.timeouts.teardown.map(|_| n.name());
+                (n.deadline(Phase::Teardown, defaults), own)
+            })
+            .reduce(|best, next| if next.0 > best.0 { next } else { best });
         Budget {
             grace_period,
             phases: Phase::SHUTDOWN.map(longest),
+            telemetry,
         }
+    }
+
+    /// The longest deadline of telemetry's last stage (stop intake, drain
+    /// and teardown of the telemetry components, after the report), or
+    /// `None` without telemetry.
+    pub fn telemetry(&self) -> Option<Duration> {
+        self.telemetry.map(|(deadline, _)| deadline)
     }
 
     /// The platform's grace period.
@@ -70,9 +94,10 @@ impl Budget {
             .map_or(Duration::ZERO, |p| p.1)
     }
 
-    /// The longest a shutdown can take: the three phases added up.
+    /// The longest a shutdown can take: the three phases added up, and
+    /// telemetry's last stage.
     pub fn total(&self) -> Duration {
-        self.phases.iter().map(|p| p.1).sum()
+        self.phases.iter().map(|p| p.1).sum::<Duration>() + self.telemetry().unwrap_or_default()
     }
 
     /// Whether [`total`](Budget::total) fits in the grace period.
@@ -110,6 +135,12 @@ impl fmt::Display for Budget {
                 f.write_str(" + ")?;
             }
             write!(f, "{phase} {}", format_deadline(*deadline))?;
+            if let Some(who) = who {
+                write!(f, " ({who})")?;
+            }
+        }
+        if let Some((deadline, who)) = self.telemetry {
+            write!(f, " + telemetry {}", format_deadline(deadline))?;
             if let Some(who) = who {
                 write!(f, " ({who})")?;
             }

@@ -26,20 +26,38 @@ pub(crate) struct GraphNode {
     /// The component's own deadlines: its attribute's, then the environment's
     /// `LIFECYCLE_<COMPONENT>_<PHASE>_TIMEOUT` on top.
     pub(crate) timeouts: Timeouts,
+    /// Telemetry, or a dependency of telemetry: started before every other
+    /// component, stopped after them all (see [`TELEMETRY_DEADLINE`]).
+    pub(crate) telemetry: bool,
+    /// Its start level: telemetry's levels first, then the others'.
+    level: usize,
 }
+
+/// The default deadline of telemetry's last stage (its stop intake, drain
+/// and teardown together, after the report is written), for a telemetry
+/// component that sets no `teardown_timeout` of its own: short, because
+/// what is left by then is a flush, and it comes on top of the other
+/// phases in the shutdown budget.
+pub(crate) const TELEMETRY_DEADLINE: Duration = Duration::from_secs(2);
 
 impl GraphNode {
     pub(crate) fn name(&self) -> &'static str {
         self.registration.name
     }
 
-    /// Its start level: 0 without dependencies, else one more than the deepest.
+    /// Its start level: 0 without dependencies, else one more than the
+    /// deepest; every other component's comes after telemetry's.
     pub(crate) fn depth(&self) -> usize {
-        self.registration.depth
+        self.level
     }
 
-    /// This component's deadline for `phase`: its own override or the default.
+    /// This component's deadline for `phase`: its own override or the
+    /// default. Telemetry's stop phases share one, its teardown's (by
+    /// default [`TELEMETRY_DEADLINE`]), counted from the start of its stage.
     pub(crate) fn deadline(&self, phase: Phase, defaults: &Deadlines) -> Duration {
+        if self.telemetry && phase != Phase::Start && phase != Phase::Init {
+            return self.timeouts.teardown.unwrap_or(TELEMETRY_DEADLINE);
+        }
         self.timeouts
             .get(phase)
             .unwrap_or_else(|| defaults.get(phase))
@@ -83,7 +101,35 @@ impl Graph {
             }
             seen.into_values().collect()
         };
-        chosen.sort_by_key(|r| (r.depth, r.name, (r.type_name)()));
+        // Telemetry, and what it depends on, directly or not.
+        let mut telemetry: std::collections::HashSet<TypeId> = std::collections::HashSet::new();
+        let mut stack: Vec<&Registration> =
+            chosen.iter().copied().filter(|r| r.telemetry).collect();
+        while let Some(registration) = stack.pop() {
+            if telemetry.insert((registration.type_id)()) {
+                stack.extend(
+                    registration
+                        .dependencies
+                        .iter()
+                        .filter_map(|d| all.get(&(d.type_id)()).copied()),
+                );
+            }
+        }
+        let is_telemetry = |r: &Registration| telemetry.contains(&(r.type_id)());
+        let after_telemetry = chosen
+            .iter()
+            .filter(|r| is_telemetry(r))
+            .map(|r| r.depth + 1)
+            .max()
+            .unwrap_or(0);
+        let level = |r: &Registration| {
+            if is_telemetry(r) {
+                r.depth
+            } else {
+                after_telemetry + r.depth
+            }
+        };
+        chosen.sort_by_key(|r| (level(r), r.name, (r.type_name)()));
 
         let index: HashMap<TypeId, usize> = chosen
             .iter()
@@ -97,6 +143,8 @@ impl Graph {
                 dependencies: Vec::new(),
                 dependents: Vec::new(),
                 timeouts: registration.timeouts,
+                telemetry: is_telemetry(registration),
+                level: level(registration),
             })
             .collect();
         for (i, registration) in chosen.iter().enumerate() {
@@ -122,6 +170,15 @@ impl Graph {
 
     pub(crate) fn len(&self) -> usize {
         self.nodes.len()
+    }
+
+    /// Per component: whether it is telemetry (`true`) or not (`false`)
+    /// equals `telemetry`: the members of one stage.
+    pub(crate) fn stage(&self, telemetry: bool) -> Vec<bool> {
+        self.nodes
+            .iter()
+            .map(|n| n.telemetry == telemetry)
+            .collect()
     }
 
     /// The index of the component of type `type_id`, if it is in the graph.

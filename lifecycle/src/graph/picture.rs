@@ -60,6 +60,15 @@ impl Picture<'_> {
             .join(" · ")
     }
 
+    /// The component's name, marked when it is telemetry (stopped last).
+    fn title(&self, i: usize) -> String {
+        let node = &self.graph.nodes[i];
+        match node.telemetry {
+            true => format!("{} (telemetry)", node.name()),
+            false => node.name().to_owned(),
+        }
+    }
+
     fn caption(&self) -> String {
         format!(
             "arrows: starts before (and stops after); * = the component's own deadline. Shutdown budget: {}",
@@ -77,7 +86,7 @@ impl Picture<'_> {
             let _ = writeln!(out, "    label=\"start level {depth}\";\n    style=dashed;");
             for i in members {
                 let node = &self.graph.nodes[i];
-                let label = format!("{}\n{}", node.name(), self.deadlines(i));
+                let label = format!("{}\n{}", self.title(i), self.deadlines(i));
                 let _ = writeln!(
                     out,
                     "    {} [label={}];",
@@ -109,8 +118,7 @@ impl Picture<'_> {
         for (depth, members) in self.levels() {
             let _ = writeln!(out, "    subgraph level{depth}[\"start level {depth}\"]");
             for i in members {
-                let node = &self.graph.nodes[i];
-                let label = format!("<b>{}</b><br/>{}", node.name(), self.deadlines(i));
+                let label = format!("<b>{}</b><br/>{}", self.title(i), self.deadlines(i));
                 let _ = writeln!(out, "        n{i}[\"{}\"]", mermaid_text(&label));
             }
             out.push_str("    end\n");
@@ -136,6 +144,7 @@ impl Picture<'_> {
             Value::Raw(json::object([
                 ("name", Value::Str(node.name())),
                 ("start_level", Value::Int(node.depth() as u128)),
+                ("telemetry", Value::Bool(node.telemetry)),
                 ("depends_on", Value::Raw(json::array(depends_on, false))),
                 (
                     "deadlines_ms",
@@ -148,6 +157,10 @@ impl Picture<'_> {
             ("stop_intake_ms", ms(self.budget.phase(Phase::StopIntake))),
             ("drain_ms", ms(self.budget.phase(Phase::Drain))),
             ("teardown_ms", ms(self.budget.phase(Phase::Teardown))),
+            (
+                "telemetry_ms",
+                self.budget.telemetry().map_or(Value::Null, ms),
+            ),
             ("total_ms", ms(self.budget.total())),
             ("fits", Value::Bool(self.budget.fits())),
         ]);

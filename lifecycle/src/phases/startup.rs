@@ -44,36 +44,39 @@ impl Progress {
     }
 }
 
+/// Starts telemetry first, then everything else: each stage's components
+/// dependencies first, as many at once as the graph allows.
 pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
     let n = run.graph.len();
     let mut started = vec![false; n];
-    let everyone = vec![true; n];
     // Each component's `init` record, kept apart in case its `start` is cut
     // short (the job, and the records it holds, are dropped then).
     let inits: Arc<[Mutex<Option<Record>>]> = (0..n).map(|_| Mutex::new(None)).collect();
 
-    let walked = walk(
-        &run.graph,
-        &everyone,
-        Order::DependenciesFirst,
-        Some(&run.trigger.begun),
-        |i| Job::Run(start_one(run, i, inits.clone())),
-        |i, records: Vec<Record>| {
-            let ok = records.iter().all(|r| r.outcome.is_completed());
-            report.startup.extend(records);
-            started[i] = ok;
-            if !ok {
-                let component = run.graph.nodes[i].name();
-                report.startup_failure.get_or_insert(component);
-                run.trigger
-                    .fire(ShutdownReason::StartupFailed { component });
-            }
-            ok
-        },
-    )
-    .await;
+    for stage in [true, false] {
+        let members = run.graph.stage(stage);
+        let walked = walk(
+            &run.graph,
+            &members,
+            Order::DependenciesFirst,
+            Some(&run.trigger.begun),
+            |i| Job::Run(start_one(run, i, inits.clone())),
+            |i, records: Vec<Record>| {
+                let ok = records.iter().all(|r| r.outcome.is_completed());
+                report.startup.extend(records);
+                started[i] = ok;
+                if !ok {
+                    let component = run.graph.nodes[i].name();
+                    report.startup_failure.get_or_insert(component);
+                    run.trigger
+                        .fire(ShutdownReason::StartupFailed { component });
+                }
+                ok
+            },
+        )
+        .await;
 
-    if let Err(stopped) = walked {
+        let Err(stopped) = walked else { continue };
         // Cut short by a failure elsewhere or a shutdown request.
         let stopped_at = run.started_at.elapsed();
         for (i, ran_for) in stopped.cancelled {
@@ -94,6 +97,7 @@ pub(crate) async fn start(run: &Run, report: &mut Report) -> Progress {
             record.idle &= phase == Phase::Start;
             report.startup.push(record);
         }
+        break;
     }
     let built = run
         .parts

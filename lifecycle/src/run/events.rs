@@ -136,6 +136,14 @@ impl Events {
         ));
     }
 
+    /// Telemetry's last stage begins; `longest` is its longest deadline.
+    pub(crate) fn telemetry_begun(&self, longest: Duration) {
+        self.status(&format!(
+            "shutting down: telemetry (up to {})",
+            format_deadline(longest)
+        ));
+    }
+
     /// The run is over: the last status, and the watchdog stops.
     pub(crate) fn finished(&self, report: &Report) {
         let took = Elapsed(report.shutdown_duration);
